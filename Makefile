@@ -1,0 +1,116 @@
+# valorfs - one Makefile for everything; output goes to $(B) (build/).
+#
+#   make            build the programs into build/
+#   make deps       install missing Debian packages (quiet when present)
+#   make test       deps, build, unit tests, fuzz smoke, integration tests
+#   make asan       unit tests under ASan+UBSan (build/asan/)
+#   make bench      fio + mdbench through mounts vs tmpfs (tools/bench)
+#   make run        a mounted file system in ./mnt (tools/valor-up)
+#   make install    programs, helper and man pages under $(PREFIX)
+
+B ?= build
+PREFIX ?= /usr/local
+CC ?= cc
+SAN ?=
+WERROR ?= $(if $(CI),-Werror,)
+
+DEPS_DEB := build-essential pkg-config liburing-dev libnuma-dev libcmocka-dev \
+	systemtap-sdt-dev fio fuse3 strace clang gnuplot-nox
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra \
+	-Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WERROR)
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+CFLAGS ?=
+CFLAGS += $(CFLAGS_BASE)
+LDLIBS := -luring -lnuma -lpthread
+
+LIB_SRC := $(wildcard common/*.c proto/*.c ring/*.c) \
+	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+
+PROGS := $(B)/valorfs $(TOOL_BIN)
+
+.PHONY: all deps test unit integration asan fuzz bench run install clean
+all: $(PROGS) $(UNIT_BIN) $(ITEST_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libvalor.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/valorfs: $(B)/obj/daemon/main.o $(B)/libvalor.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/%: $(B)/obj/tools/%.o $(B)/libvalor.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libvalor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/tests/%: $(B)/obj/tests/integration/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lpthread
+
+# libFuzzer targets: clang only, linked against the pure proto/ code.
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard proto/*.c proto/*.h)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(wildcard proto/*.c)
+
+fuzz: $(FUZZ_BIN)
+
+deps:
+	@missing=""; for p in $(DEPS_DEB); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null || \
+			{ echo "deps: apt-get install$$missing failed" >&2; exit 1; }; \
+	fi
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(B)/tests
+
+asan:
+	$(MAKE) B=build/asan SAN=1 unit
+
+integration: all
+	@tests/integration/run.sh $(B)
+
+test: deps
+	$(MAKE) all fuzz
+	@tests/run-all.sh $(B)
+
+bench: deps all
+	@tools/bench $(B)
+
+run: deps all
+	@tools/valor-up --dir $(CURDIR)/run $(CURDIR)/mnt
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -18,7 +18,7 @@ DEPS_DEB := build-essential pkg-config liburing-dev libnuma-dev libcmocka-dev \
 	systemtap-sdt-dev fio fuse3 strace clang gnuplot-nox
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra \
-	-Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WERROR)
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined

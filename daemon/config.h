@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the valorfs command line and -o options.
+ */
+#ifndef VALOR_DAEMON_CONFIG_H
+#define VALOR_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Engines, in the order of the "engine=" choices. */
+enum vengine {
+	VENGINE_AUTO,		/* best available: see engine_resolve() */
+	VENGINE_SYNC,		/* one thread, poll + read(2)/writev(2) */
+	VENGINE_CLONE,		/* a worker per CPU, each on a cloned fd */
+	VENGINE_URING,		/* reserved: io_uring READs on cloned fds */
+	VENGINE_FUSE_URING,	/* reserved: kernel FUSE-over-io_uring */
+};
+
+#define VCFG_MAX_CPUS 1024
+
+struct vfs_config {
+	char source[1024];
+	char mountpoint[PATH_MAX];
+	int foreground;		/* -f */
+	int debug;		/* -d: log every request and reply */
+	int engine;		/* enum vengine */
+	uint32_t threads;	/* 0 = one per CPU in cpus (or online CPUs) */
+	char cpus[512];		/* CPU list, "" = all online */
+	int allow_other;
+	int default_permissions;
+	int ro;
+	int writeback_cache;
+	int direct_io;		/* FOPEN_DIRECT_IO on every open */
+	int keep_cache;		/* FOPEN_KEEP_CACHE on opens */
+	double attr_timeout, entry_timeout, negative_timeout;
+	uint32_t max_write;
+	uint32_t max_readahead;
+	uint32_t max_background;
+	uint32_t congestion_threshold;
+	uint32_t queue_depth;	/* requests a worker holds at once */
+	uint32_t mem_size_mb;	/* mem backend capacity, 0 = half of RAM */
+	char fsname[256];
+	char subtype[64];
+	char pidfile[PATH_MAX];
+	/* generic mount flags */
+	int nosuid, nodev, noexec, noatime, sync, dirsync;
+};
+
+/* Fill @cfg with the defaults. */
+void vfs_config_defaults(struct vfs_config *cfg);
+
+/*
+ * Parse argv into @cfg. Returns 0, 1 when the program should exit 0 after
+ * printing help or version, or -EINVAL with a message on stderr.
+ */
+int vfs_config_parse_args(struct vfs_config *cfg, int argc, char **argv);
+
+/* Apply one -o string. 0 or -EINVAL with the reason in @err. */
+int vfs_config_parse_opts(struct vfs_config *cfg, const char *opts, char *err,
+			  size_t errlen);
+
+const char *vengine_name(int engine);
+
+#endif

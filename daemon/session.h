@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session.h - one mounted valorfs: the FUSE connection, its workers and the
+ * requests they hold.
+ *
+ * Life of a request (DESIGN §4.1): an engine fills a request's buffer from
+ * the kernel and calls vreq_dispatch(); proto/ decodes and validates it; the
+ * static dispatch table calls the op's handler; the handler starts a backend
+ * call whose completion builds the reply; vreq_reply*() hands the reply to the
+ * engine's send function and returns the request to its worker's pool.
+ * Every request is answered exactly once (FORGET-type requests are released
+ * without an answer).
+ *
+ * Threads: each worker runs its own vloop on its own thread (the sync engine
+ * runs its only worker on the main thread). A request belongs to the worker
+ * that read it: its reply goes out on that worker's fd (the kernel wants the
+ * answer on the fd the request came from). A backend may complete a call on
+ * another thread (a lock released by another worker); replying and freeing
+ * a request are therefore thread-safe.
+ */
+#ifndef VALOR_DAEMON_SESSION_H
+#define VALOR_DAEMON_SESSION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "config.h"
+#include "daemon/backend.h"
+#include "proto/fuse_abi.h"
+#include "proto/fuse_decode.h"
+#include "ring/loop.h"
+
+struct vsession;
+struct vworker;
+struct vreq;
+
+/* How a worker's replies reach the kernel. */
+struct vengine_ops {
+	const char *name;
+	/* Write the reply @iov (header first) for @r. Returns 0 or -errno;
+	 * -ENOENT (request gone: interrupted or aborted) is not an error. */
+	int (*send)(struct vworker *w, struct vreq *r, const struct iovec *iov,
+		    int iovcnt);
+};
+
+/* Structured out-arguments (the large ones, READ data, go in r->data). */
+union vreq_out {
+	struct fuse_entry_out entry;
+	struct fuse_attr_out attr;
+	struct fuse_open_out open;
+	struct fuse_write_out write;
+	struct fuse_statfs_out statfs;
+	struct fuse_getxattr_out getxattr;
+	struct fuse_lk_out lk;
+	struct fuse_lseek_out lseek;
+	struct fuse_init_out init;
+	struct fuse_copy_file_range_out cfr;
+	struct {
+		struct fuse_entry_out entry;
+		struct fuse_open_out open;
+	} create;
+};
+
+struct vreq {
+	struct vworker *w;
+	struct fuse_req_in in;	/* decoded request */
+	struct vctx ctx;	/* the caller's credentials */
+	uint8_t *buf;		/* raw request bytes (w->bufsize) */
+	size_t len;		/* bytes in buf */
+	void *data;		/* out-data area (READ, READDIR, xattrs...) */
+	size_t data_cap;
+	size_t data_len;	/* READDIR: bytes filled so far */
+	struct bcall call;
+	union vreq_out out;
+	uint64_t t_start_ns;
+	struct vhandle_ref {
+		uint64_t ino, bfh;
+	} h, h2;		/* resolved handles (copy_file_range uses 2) */
+	struct vreq *next;	/* pool free list / session pending list */
+	int pending;		/* on the session's interruptible list */
+};
+
+struct vworker {
+	struct vsession *s;
+	int id;
+	int cpu;		/* pinned CPU, -1 if not pinned */
+	int numa_node;
+	int fd;			/* /dev/fuse fd this worker reads and replies on */
+	int own_fd;		/* fd is a clone this worker must close */
+	const struct vengine_ops *eops;
+	struct vloop *loop;
+	struct vloop_watch watch;
+	struct vloop_post resume_post;
+	atomic_int resume_queued;
+	pthread_t thread;
+	int started;
+	size_t bufsize;		/* per request: max_write + 4096 */
+	struct vreq *reqs;	/* queue_depth requests */
+	void *mem;		/* their buffers, on this worker's NUMA node */
+	size_t mem_size;
+	unsigned nreqs;
+
+	/* Below: protected by pool_lock. */
+	pthread_mutex_t pool_lock;
+	struct vreq *free_list;
+	unsigned nfree;
+	int paused;		/* fd watch removed because the pool is empty */
+
+	/* Counters, only written by this worker's thread. */
+	uint64_t n_requests;
+	uint64_t n_batches;
+};
+
+struct vsession {
+	struct vfs_config cfg;
+	int fd;			/* the mounted /dev/fuse fd */
+	int used_fusermount;
+	struct backend *bk;
+	struct itable *it;
+	struct htable *ht;
+
+	/* Negotiated at INIT, read-only afterwards. */
+	struct fuse_decode_ctx dctx;
+	uint32_t proto_minor;
+	uint64_t kernel_flags;	/* what the kernel offered */
+	uint64_t flags;		/* what we accepted */
+	uint32_t max_write;
+	uint32_t max_pages;
+	size_t bufsize;
+
+	int engine;		/* enum vengine actually running */
+	unsigned nworkers;
+	struct vworker *workers;
+
+	int mounted;		/* our mount is in place */
+	atomic_int conn_gone;	/* the kernel ended the connection (ENODEV) */
+	atomic_int stopping;	/* set once; workers leave their loops */
+	int stop_efd;		/* eventfd the main thread waits on */
+	int exit_status;
+
+	/* Requests parked in the backend that INTERRUPT may cancel. */
+	pthread_mutex_t pending_lock;
+	struct vreq *pending;
+};
+
+/* --- session.c --- */
+
+/* Set up @s from @cfg (backend, tables); nothing is mounted yet. */
+int vsession_init(struct vsession *s, const struct vfs_config *cfg);
+/* Undo vsession_init and whatever was started after it. */
+void vsession_release(struct vsession *s);
+/* Mount, read and answer INIT on s->fd. 0 or -errno. */
+int vsession_mount(struct vsession *s);
+/* Start the engine's workers (or, for sync, prepare the one that runs on
+ * the calling thread) and run until the file system is unmounted or
+ * vsession_stop() is called. Returns the exit status. */
+int vsession_run(struct vsession *s);
+/* Thread- and signal-safe-ish request to stop: sets stopping and wakes the
+ * main thread, which unmounts and stops the workers. */
+void vsession_stop(struct vsession *s);
+
+/* --- worker / request pool (session.c) --- */
+
+int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
+		 int fd, int own_fd, enum vloop_backend lb,
+		 const struct vengine_ops *eops);
+void vworker_release(struct vworker *w);
+/* A free request, or NULL when all are in flight. Worker thread only. */
+struct vreq *vworker_req_get(struct vworker *w);
+/* Return @r to its worker's pool. Any thread. */
+void vworker_req_put(struct vreq *r);
+/* Called by engines when the fd reports the connection is gone. */
+void vworker_conn_gone(struct vworker *w, int err);
+
+/* --- ops.c --- */
+
+/* Decode r->buf[0..r->len) and run its handler. */
+void vreq_dispatch(struct vreq *r);
+
+/* Reply with an error (-errno) or 0 and no payload. */
+void vreq_reply_err(struct vreq *r, int err);
+/* Reply with @arg (@arglen) and then @data (@datalen); either may be empty. */
+void vreq_reply(struct vreq *r, const void *arg, size_t arglen,
+		const void *data, size_t datalen);
+/* Release a request that gets no reply (FORGET, INTERRUPT). */
+void vreq_done_noreply(struct vreq *r);
+
+/* Fill a fuse_attr from backend attributes. */
+void vattr_to_fuse(const struct vattr *a, struct fuse_attr *out);
+
+/* INIT handling (ops.c): fills r->out.init and the session's negotiated
+ * fields; returns the out length, or -errno. */
+int vsession_negotiate(struct vsession *s, const struct fuse_init_in *in,
+		       struct fuse_init_out *out, size_t *outlen);
+
+/* Engines (ring/engine_*.c). */
+int vengine_sync_run(struct vsession *s);
+int vengine_clone_start(struct vsession *s);
+void vengine_clone_stop(struct vsession *s);
+extern const struct vengine_ops vengine_fd_ops;
+
+#endif

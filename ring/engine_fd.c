@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine_fd.c - the engines that read /dev/fuse with read(2) and answer with
+ * writev(2): "sync" (one thread, the poll loop; what strace sees is exactly
+ * one read and one writev per request) and "clone" (a worker per CPU, each
+ * with its own fd from FUSE_DEV_IOC_CLONE, pinned, on its own event loop).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/opts.h"
+#include "daemon/session.h"
+
+/* Requests read per readiness callback before yielding to other events. */
+#define VENGINE_FD_BATCH 32
+
+static int vengine_fd_send(struct vworker *w, struct vreq *r,
+			   const struct iovec *iov, int iovcnt)
+{
+	ssize_t n;
+
+	do {
+		n = writev(w->fd, iov, iovcnt);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+const struct vengine_ops vengine_fd_ops = {
+	.name = "fd",
+	.send = vengine_fd_send,
+};
+
+/* The fd is readable: take requests until it is empty or the batch ends. */
+static void vengine_fd_readable(struct vloop_watch *wt, uint32_t revents)
+{
+	struct vworker *w = (struct vworker *)((char *)wt -
+			    offsetof(struct vworker, watch));
+	unsigned got = 0;
+
+	while (got < VENGINE_FD_BATCH && !atomic_load(&w->s->stopping)) {
+		struct vreq *r = vworker_req_get(w);
+		ssize_t n;
+
+		if (!r)
+			break;	/* paused until a request comes back */
+		n = read(w->fd, r->buf, w->bufsize);
+		if (n < 0) {
+			int err = errno;
+
+			vworker_req_put(r);
+			if (err == EINTR || err == ENOENT)
+				continue;	/* ENOENT: it died in transit */
+			if (err == EAGAIN)
+				break;
+			if (err == ENODEV || err == ECONNABORTED) {
+				vworker_conn_gone(w, -err);
+				break;
+			}
+			vlog_err("worker %d: read /dev/fuse: %s", w->id,
+				 strerror(err));
+			vworker_conn_gone(w, -err);
+			break;
+		}
+		r->len = (size_t)n;
+		got++;
+		w->n_requests++;
+		vreq_dispatch(r);
+	}
+	if (got)
+		w->n_batches++;
+}
+
+static int vengine_fd_watch(struct vworker *w)
+{
+	w->watch.fd = w->fd;
+	w->watch.events = POLLIN;
+	w->watch.cb = vengine_fd_readable;
+	return vloop_watch_add(w->loop, &w->watch);
+}
+
+int vengine_sync_run(struct vsession *s)
+{
+	struct vworker *w = &s->workers[0];
+	int ret;
+
+	w->thread = pthread_self();
+	w->started = 1;
+	ret = vengine_fd_watch(w);
+	if (ret)
+		return ret;
+	ret = vloop_run(w->loop);
+	vloop_watch_del(w->loop, &w->watch);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* clone                                                               */
+
+static int vengine_clone_fd(int session_fd)
+{
+	uint32_t master = (uint32_t)session_fd;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &master)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void *vengine_clone_main(void *arg)
+{
+	struct vworker *w = arg;
+	int ret;
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id,
+				  w->cpu, strerror(errno));
+	}
+	ret = vengine_fd_watch(w);
+	if (ret) {
+		vlog_err("worker %d: %s", w->id, strerror(-ret));
+		vsession_stop(w->s);
+		return NULL;
+	}
+	ret = vloop_run(w->loop);
+	if (ret)
+		vlog_err("worker %d: loop failed: %s", w->id, strerror(-ret));
+	vloop_watch_del(w->loop, &w->watch);
+	return NULL;
+}
+
+/* The CPUs to use: from cpus= or the process's affinity mask. */
+static int vengine_cpus(const struct vfs_config *cfg, int *cpus, int max)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (cfg->cpus[0])
+		return vopts_parse_cpulist(cfg->cpus, cpus, max);
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -errno;
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n;
+}
+
+int vengine_clone_start(struct vsession *s)
+{
+	static int cpus[VCFG_MAX_CPUS];
+	sigset_t all, old;
+	int ncpus, ret = 0;
+	unsigned n;
+
+	ncpus = vengine_cpus(&s->cfg, cpus, VCFG_MAX_CPUS);
+	if (ncpus <= 0) {
+		vlog_err("no usable CPUs in '%s'", s->cfg.cpus);
+		return -EINVAL;
+	}
+	n = s->cfg.threads ? s->cfg.threads : (unsigned)ncpus;
+	s->workers = calloc(n, sizeof(*s->workers));
+	if (!s->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		int fd = vengine_clone_fd(s->fd);
+		int own = 1;
+
+		if (fd < 0) {
+			vlog_warn("FUSE_DEV_IOC_CLONE failed (%s); workers share "
+				  "one fd", strerror(-fd));
+			fd = s->fd;
+			own = 0;
+		}
+		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
+				   fd, own, VLOOP_URING, &vengine_fd_ops);
+		s->nworkers = i + 1;
+		if (ret)
+			return ret;
+	}
+	/* Workers inherit a mask with every signal blocked: the main
+	 * thread's signalfd gets them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		struct vworker *w = &s->workers[i];
+
+		ret = -pthread_create(&w->thread, NULL, vengine_clone_main, w);
+		if (ret)
+			break;
+		w->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return ret;
+	{
+		char list[256];
+		size_t len = 0;
+
+		list[0] = '\0';
+		for (unsigned i = 0; i < n && len < sizeof(list); i++)
+			len += snprintf(list + len, sizeof(list) - len, "%s%d",
+					i ? "," : "", s->workers[i].cpu);
+		vlog_info("engine clone: %u workers on CPUs %s, %s loop, "
+			  "queue depth %u", n, list,
+			  vloop_backend_of(s->workers[0].loop) == VLOOP_URING ?
+				  "io_uring" : "poll",
+			  s->cfg.queue_depth);
+	}
+	return 0;
+}
+
+void vengine_clone_stop(struct vsession *s)
+{
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (s->workers[i].loop)
+			vloop_stop(s->workers[i].loop);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		if (s->workers[i].started) {
+			pthread_join(s->workers[i].thread, NULL);
+			s->workers[i].started = 0;
+		}
+	}
+}

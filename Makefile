@@ -5,7 +5,7 @@
 #   make test       deps, build, unit tests, fuzz smoke, integration tests
 #   make asan       unit tests under ASan+UBSan (build/asan/)
 #   make bench      fio + mdbench through mounts vs tmpfs (tools/bench)
-#   make run        a mounted file system in ./mnt (tools/valor-up)
+#   make run        a mounted file system in ./mnt
 #   make install    programs, helper and man pages under $(PREFIX)
 
 B ?= build
@@ -102,8 +102,13 @@ test: deps
 bench: deps all
 	@tools/bench $(B)
 
+# Until the cluster exists (valor-up), "run" mounts the mem backend.
 run: deps all
-	@tools/valor-up --dir $(CURDIR)/run $(CURDIR)/mnt
+	@mkdir -p mnt
+	@if mountpoint -q mnt; then echo "valorfs: ./mnt is already mounted"; \
+	else $(B)/valorfs -o pidfile=$(CURDIR)/$(B)/valorfs.pid mem $(CURDIR)/mnt && \
+		echo "valorfs (mem backend) mounted on $(CURDIR)/mnt, pid $$(cat $(B)/valorfs.pid)" && \
+		echo "stop it with: umount $(CURDIR)/mnt"; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8

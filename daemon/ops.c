@@ -40,7 +40,7 @@ static inline struct backend *vreq_bk(struct vreq *r)
 /* ------------------------------------------------------------------ */
 /* Replies                                                             */
 
-static void vreq_finish(struct vreq *r)
+void vreq_release(struct vreq *r)
 {
 	struct vsession *s = vreq_s(r);
 
@@ -57,28 +57,31 @@ static void vreq_finish(struct vreq *r)
 		r->pending = 0;
 		pthread_mutex_unlock(&s->pending_lock);
 	}
-	vworker_req_put(r);
+	if (r->w->eops->release)
+		r->w->eops->release(r->w, r);
+	else
+		vworker_req_put(r);
 }
 
 static void vreq_send(struct vreq *r, int err, const void *arg, size_t arglen,
 		      const void *data, size_t datalen)
 {
-	struct fuse_out_header h;
-	struct iovec iov[3];
+	struct fuse_out_header *h = &r->oh;
+	struct iovec *iov = r->oiov;
 	int n = 1, ret;
 
 	if (err) {
 		arglen = 0;
 		datalen = 0;
 	}
-	if (fuse_out_header_fill(&h, r->in.unique, err, arglen + datalen)) {
+	if (fuse_out_header_fill(h, r->in.unique, err, arglen + datalen)) {
 		vlog_err("bad reply for %s unique=%" PRIu64 " error=%d",
 			 fuse_opcode_name(r->in.opcode), r->in.unique, err);
-		fuse_out_header_fill(&h, r->in.unique, -EIO, 0);
+		fuse_out_header_fill(h, r->in.unique, -EIO, 0);
 		arglen = datalen = 0;
 	}
-	iov[0].iov_base = &h;
-	iov[0].iov_len = sizeof(h);
+	iov[0].iov_base = h;
+	iov[0].iov_len = sizeof(*h);
 	if (arglen) {
 		iov[n].iov_base = (void *)arg;
 		iov[n++].iov_len = arglen;
@@ -90,13 +93,15 @@ static void vreq_send(struct vreq *r, int err, const void *arg, size_t arglen,
 	if (vlog_enabled(VLOG_DEBUG))
 		vlog_debug("   reply unique=%" PRIu64 " %s error=%d len=%u (%.1f us)",
 			   r->in.unique, fuse_opcode_name(r->in.opcode), err,
-			   h.len, (vloop_now_ns() - r->t_start_ns) / 1e3);
+			   h->len, (vloop_now_ns() - r->t_start_ns) / 1e3);
 	ret = r->w->eops->send(r->w, r, iov, n);
+	if (ret == 1)
+		return;	/* the engine releases it when the write is done */
 	if (ret < 0 && ret != -ENOENT)
 		vlog_warn("reply to %s unique=%" PRIu64 " failed: %s",
 			  fuse_opcode_name(r->in.opcode), r->in.unique,
 			  strerror(-ret));
-	vreq_finish(r);
+	vreq_release(r);
 }
 
 void vreq_reply_err(struct vreq *r, int err)
@@ -112,7 +117,7 @@ void vreq_reply(struct vreq *r, const void *arg, size_t arglen,
 
 void vreq_done_noreply(struct vreq *r)
 {
-	vreq_finish(r);
+	vreq_release(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -799,10 +804,15 @@ static int ops_readdir_fill(void *ctx, const char *name, size_t namelen,
 	} else {
 		struct fuse_entry_out e;
 
-		if (attr)
+		if (attr) {
 			vreq_fill_entry(s, attr, &e);
-		else
-			memset(&e, 0, sizeof(e)); /* ".", "..": no lookup */
+		} else {
+			/* ".", "..": nodeid 0 means no lookup is counted; the
+			 * encoder takes the dirent's ino from attr.ino. */
+			memset(&e, 0, sizeof(e));
+			e.attr.ino = ino;
+			e.attr.mode = mode;
+		}
 		pos = fuse_direntplus_add(r->data, cap, r->data_len, name,
 					  namelen, &e, type, next_off);
 		/* The kernel counts a lookup for every entry it links. */
@@ -902,7 +912,7 @@ static void ops_interrupt(struct vreq *r)
 	 * pending_lock is held across the backend's interrupt so the target
 	 * cannot complete, be recycled and park again as another request in
 	 * between. If interrupt completes it, done() runs here and
-	 * vreq_finish() takes pending_lock again: the mutex is recursive.
+	 * vreq_release() takes pending_lock again: the mutex is recursive.
 	 * Lock order: pending_lock, then the backend's locks (a backend never
 	 * calls done() under its own locks).
 	 */

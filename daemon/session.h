@@ -39,10 +39,21 @@ struct vreq;
 /* How a worker's replies reach the kernel. */
 struct vengine_ops {
 	const char *name;
-	/* Write the reply @iov (header first) for @r. Returns 0 or -errno;
-	 * -ENOENT (request gone: interrupted or aborted) is not an error. */
+	/*
+	 * Write the reply @iov (header first) for @r. @iov points into @r
+	 * (r->oiov), and so does everything it describes, so an engine may
+	 * let the kernel read it after send returns. Returns 0 when the reply
+	 * has been written (the caller releases @r), 1 when the engine keeps
+	 * @r and calls vreq_release() itself once the write completed, or
+	 * -errno; -ENOENT (request gone: interrupted, aborted) is not an error.
+	 */
 	int (*send)(struct vworker *w, struct vreq *r, const struct iovec *iov,
 		    int iovcnt);
+	/*
+	 * Optional: take back a finished request instead of the pool (the
+	 * uring engine re-arms its READ with it). Any thread.
+	 */
+	void (*release)(struct vworker *w, struct vreq *r);
 };
 
 /* Structured out-arguments (the large ones, READ data, go in r->data). */
@@ -80,6 +91,13 @@ struct vreq {
 	} h, h2;		/* resolved handles (copy_file_range uses 2) */
 	struct vreq *next;	/* pool free list / session pending list */
 	int pending;		/* on the session's interruptible list */
+	/* The reply being sent; kept here so it outlives send(). */
+	struct fuse_out_header oh;
+	struct iovec oiov[3];
+	/* Engine-private per-request state. */
+	struct vloop_op op;
+	struct vloop_post post;
+	int eng_state;
 };
 
 struct vworker {
@@ -186,6 +204,9 @@ void vreq_reply(struct vreq *r, const void *arg, size_t arglen,
 		const void *data, size_t datalen);
 /* Release a request that gets no reply (FORGET, INTERRUPT). */
 void vreq_done_noreply(struct vreq *r);
+/* Finish @r after its reply left: off the pending list, back to its
+ * engine or pool. Any thread. */
+void vreq_release(struct vreq *r);
 
 /* Fill a fuse_attr from backend attributes. */
 void vattr_to_fuse(const struct vattr *a, struct fuse_attr *out);
@@ -200,5 +221,9 @@ int vengine_sync_run(struct vsession *s);
 int vengine_clone_start(struct vsession *s);
 void vengine_clone_stop(struct vsession *s);
 extern const struct vengine_ops vengine_fd_ops;
+int vengine_uring_start(struct vsession *s);
+void vengine_uring_stop(struct vsession *s);
+/* 0 if this process may use io_uring, else -errno (a probe ring). */
+int vengine_uring_probe(void);
 
 #endif

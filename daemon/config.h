@@ -11,10 +11,10 @@
 
 /* Engines, in the order of the "engine=" choices. */
 enum vengine {
-	VENGINE_AUTO,		/* best available: see engine_resolve() */
+	VENGINE_AUTO,		/* uring where io_uring works, else clone */
 	VENGINE_SYNC,		/* one thread, poll + read(2)/writev(2) */
 	VENGINE_CLONE,		/* a worker per CPU, each on a cloned fd */
-	VENGINE_URING,		/* reserved: io_uring READs on cloned fds */
+	VENGINE_URING,		/* io_uring READs queued on cloned fds */
 	VENGINE_FUSE_URING,	/* reserved: kernel FUSE-over-io_uring */
 };
 

@@ -460,14 +460,20 @@ int vsession_run(struct vsession *s)
 	struct vloop *ctl_loop = NULL;
 	int ret;
 
-	if (s->cfg.engine == VENGINE_AUTO)
-		s->engine = VENGINE_CLONE;
-	else
-		s->engine = s->cfg.engine;
-	if (s->engine == VENGINE_URING || s->engine == VENGINE_FUSE_URING) {
-		vlog_warn("engine %s is not built yet; using clone",
-			  vengine_name(s->engine));
-		s->engine = VENGINE_CLONE;
+	s->engine = s->cfg.engine;
+	if (s->engine == VENGINE_FUSE_URING) {
+		vlog_warn("engine fuse-uring is not built yet; using uring");
+		s->engine = VENGINE_URING;
+	}
+	if (s->engine == VENGINE_AUTO || s->engine == VENGINE_URING) {
+		ret = vengine_uring_probe();
+		if (ret == 0) {
+			s->engine = VENGINE_URING;
+		} else {
+			vlog_warn("io_uring is not available (%s): engine clone",
+				  strerror(-ret));
+			s->engine = VENGINE_CLONE;
+		}
 	}
 
 	if (s->engine == VENGINE_SYNC) {
@@ -493,10 +499,13 @@ int vsession_run(struct vsession *s)
 	ret = vsession_ctl_setup(&ctl, s, ctl_loop);
 	if (ret)
 		goto out_ctl;
-	ret = vengine_clone_start(s);
-	if (ret)
-		goto out_ctl;
-	ret = vloop_run(ctl_loop);
+	if (s->engine == VENGINE_URING)
+		ret = vengine_uring_start(s);
+	else
+		ret = vengine_clone_start(s);
+	if (ret == 0)
+		ret = vloop_run(ctl_loop);
+	/* Stops and joins whatever was started, also after a failed start. */
 	vengine_clone_stop(s);
 out_ctl:
 	vsession_ctl_release(&ctl);

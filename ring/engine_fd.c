@@ -127,6 +127,7 @@ static void *vengine_clone_main(void *arg)
 	struct vworker *w = arg;
 	int ret;
 
+	w->thread = pthread_self();	/* before any request compares it */
 	if (w->cpu >= 0) {
 		cpu_set_t set;
 

@@ -20,6 +20,7 @@
 #include "daemon/htable.h"
 #include "daemon/itable.h"
 #include "daemon/session.h"
+#include "proto/fuse_reply.h"
 
 /* The last reply the fake engine saw. */
 static struct {

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine_uring.c - the "uring" engine: per worker, an io_uring with a READ
+ * queued on its cloned /dev/fuse fd for every request slot, so the worker
+ * holds many requests in flight and pays one io_uring_enter for a batch of
+ * completions and new submissions. Replies are WRITEV SQEs on the same ring;
+ * a request slot cycles READ -> dispatch -> WRITEV -> READ without touching
+ * the pool.
+ *
+ * Replies that complete on another thread (a lock granted by another worker)
+ * cannot use this worker's ring (one submitter per ring): they are written
+ * with writev(2) and the slot is handed back through vloop_post.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/opts.h"
+#include "daemon/session.h"
+
+/* enum for vreq.eng_state */
+enum vuring_state {
+	VURING_IDLE = 0,	/* not queued (stopping, or no SQE) */
+	VURING_POLL,		/* POLL_ADD queued after -EAGAIN */
+	VURING_READ,		/* READ queued on the fd */
+	VURING_BUSY,		/* dispatched: a handler or backend owns it */
+	VURING_WRITE,		/* WRITEV of its reply queued */
+};
+
+static void vuring_arm_read(struct vreq *r);
+
+static inline struct vreq *vuring_req(struct vloop_op *op)
+{
+	return (struct vreq *)((char *)op - offsetof(struct vreq, op));
+}
+
+static inline int vuring_on_owner(struct vworker *w)
+{
+	return pthread_equal(pthread_self(), w->thread);
+}
+
+static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
+{
+	struct vreq *r = vuring_req(op);
+	struct vworker *w = r->w;
+
+	switch (r->eng_state) {
+	case VURING_POLL:
+		r->eng_state = VURING_IDLE;
+		if (res < 0 && res != -EINTR && res != -EAGAIN) {
+			if (res != -ECANCELED)
+				vworker_conn_gone(w, res);
+			return;
+		}
+		vuring_arm_read(r);
+		return;
+	case VURING_READ:
+		r->eng_state = VURING_IDLE;
+		if (res > 0) {
+			r->len = (size_t)res;
+			r->eng_state = VURING_BUSY;
+			w->n_requests++;
+			vreq_dispatch(r);
+			return;
+		}
+		if (res == -EINTR || res == -ENOENT || res == -EAGAIN) {
+			/* EAGAIN: another reader took it; wait for readiness */
+			if (res == -EAGAIN) {
+				struct io_uring_sqe *sqe = vloop_sqe_get(w->loop);
+
+				if (sqe) {
+					io_uring_prep_poll_add(sqe, w->fd, POLLIN);
+					vloop_sqe_set_op(sqe, &r->op);
+					r->eng_state = VURING_POLL;
+					return;
+				}
+			}
+			vuring_arm_read(r);
+			return;
+		}
+		if (res == -ECANCELED)
+			return;
+		vworker_conn_gone(w, res == 0 ? -ENODEV : res);
+		return;
+	case VURING_WRITE:
+		r->eng_state = VURING_IDLE;
+		if (res < 0 && res != -ENOENT)
+			vlog_warn("worker %d: reply to unique=%llu: %s", w->id,
+				  (unsigned long long)r->in.unique,
+				  strerror(-res));
+		vreq_release(r);	/* comes back through vuring_release */
+		return;
+	default:
+		vlog_err("worker %d: completion for a slot in state %d", w->id,
+			 r->eng_state);
+	}
+}
+
+/* Queue a READ of the next request into @r. Owner thread only. */
+static void vuring_arm_read(struct vreq *r)
+{
+	struct vworker *w = r->w;
+	struct io_uring_sqe *sqe;
+
+	if (atomic_load(&w->s->stopping))
+		return;
+	sqe = vloop_sqe_get(w->loop);
+	if (!sqe) {
+		/* Submission queue stuck: retry from the next iteration. */
+		vloop_post(w->loop, &r->post);
+		return;
+	}
+	io_uring_prep_read(sqe, w->fd, r->buf, (unsigned)w->bufsize, 0);
+	vloop_sqe_set_op(sqe, &r->op);
+	r->eng_state = VURING_READ;
+}
+
+static void vuring_post_rearm(struct vloop_post *p)
+{
+	struct vreq *r = (struct vreq *)((char *)p -
+			 offsetof(struct vreq, post));
+
+	vuring_arm_read(r);
+}
+
+static int vuring_send(struct vworker *w, struct vreq *r,
+		       const struct iovec *iov, int iovcnt)
+{
+	struct io_uring_sqe *sqe;
+	ssize_t n;
+
+	if (vuring_on_owner(w) && (sqe = vloop_sqe_get(w->loop))) {
+		io_uring_prep_writev(sqe, w->fd, iov, (unsigned)iovcnt, 0);
+		vloop_sqe_set_op(sqe, &r->op);
+		r->eng_state = VURING_WRITE;
+		return 1;
+	}
+	do {
+		n = writev(w->fd, iov, iovcnt);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+/* A finished request: re-arm its READ, on the owner's thread. */
+static void vuring_release(struct vworker *w, struct vreq *r)
+{
+	r->eng_state = VURING_IDLE;
+	if (vuring_on_owner(w))
+		vuring_arm_read(r);
+	else
+		vloop_post(w->loop, &r->post);
+}
+
+static const struct vengine_ops vengine_uring_ops = {
+	.name = "uring",
+	.send = vuring_send,
+	.release = vuring_release,
+};
+
+int vengine_uring_probe(void)
+{
+	struct io_uring ring;
+	int ret = io_uring_queue_init(2, &ring, 0);
+
+	if (ret == 0)
+		io_uring_queue_exit(&ring);
+	return ret;
+}
+
+static void *vuring_main(void *arg)
+{
+	struct vworker *w = arg;
+	int ret;
+
+	w->thread = pthread_self();	/* before any completion compares it */
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id,
+				  w->cpu, strerror(errno));
+	}
+	for (unsigned i = 0; i < w->nreqs; i++) {
+		w->reqs[i].op.cb = vuring_completion;
+		w->reqs[i].post.fn = vuring_post_rearm;
+		vuring_arm_read(&w->reqs[i]);
+	}
+	ret = vloop_run(w->loop);
+	if (ret)
+		vlog_err("worker %d: loop failed: %s", w->id, strerror(-ret));
+	return NULL;
+}
+
+int vengine_uring_start(struct vsession *s)
+{
+	static int cpus[VCFG_MAX_CPUS];
+	sigset_t all, old;
+	int ncpus, ret = 0;
+	unsigned n;
+
+	if (s->cfg.cpus[0])
+		ncpus = vopts_parse_cpulist(s->cfg.cpus, cpus, VCFG_MAX_CPUS);
+	else {
+		cpu_set_t set;
+
+		ncpus = 0;
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			for (int c = 0; c < CPU_SETSIZE && ncpus < VCFG_MAX_CPUS; c++)
+				if (CPU_ISSET(c, &set))
+					cpus[ncpus++] = c;
+	}
+	if (ncpus <= 0) {
+		vlog_err("no usable CPUs in '%s'", s->cfg.cpus);
+		return -EINVAL;
+	}
+	n = s->cfg.threads ? s->cfg.threads : (unsigned)ncpus;
+	s->workers = calloc(n, sizeof(*s->workers));
+	if (!s->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t master = (uint32_t)s->fd;
+		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+		int own = 1;
+
+		if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_CLONE, &master)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0) {
+			vlog_warn("FUSE_DEV_IOC_CLONE failed; workers share one fd");
+			fd = s->fd;
+			own = 0;
+		}
+		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
+				   fd, own, VLOOP_URING, &vengine_uring_ops);
+		s->nworkers = i + 1;
+		if (ret)
+			return ret;
+		if (vloop_backend_of(s->workers[i].loop) != VLOOP_URING)
+			return -EOPNOTSUPP;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		struct vworker *w = &s->workers[i];
+
+		ret = -pthread_create(&w->thread, NULL, vuring_main, w);
+		if (ret)
+			break;
+		w->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return ret;
+	vlog_info("engine uring: %u workers, %u READs in flight each on "
+		  "cloned fds, CPUs %s", n, s->cfg.queue_depth,
+		  s->cfg.cpus[0] ? s->cfg.cpus : "all");
+	return 0;
+}
+
+void vengine_uring_stop(struct vsession *s)
+{
+	vengine_clone_stop(s);	/* same: stop the loops, join the threads */
+}

@@ -1124,6 +1124,8 @@ static uint64_t vsession_wanted_flags(const struct vsession *s)
 
 	if (s->cfg.writeback_cache)
 		f |= FUSE_WRITEBACK_CACHE;
+	if (s->want_fuse_uring)
+		f |= FUSE_OVER_IO_URING;
 	return f;
 }
 

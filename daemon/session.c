@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <numa.h>
 #include <poll.h>
 #include <sched.h>
@@ -50,7 +51,7 @@ static void vworker_mem_free(void *p, size_t size, int node)
 
 int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
 		 int fd, int own_fd, enum vloop_backend lb,
-		 const struct vengine_ops *eops)
+		 unsigned loop_flags, const struct vengine_ops *eops)
 {
 	size_t bufsize = s->bufsize;
 	int ret;
@@ -71,7 +72,7 @@ int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
 	if (cpu >= 0 && numa_available() >= 0)
 		w->numa_node = numa_node_of_cpu(cpu);
 
-	ret = vloop_new(&w->loop, lb, 256, 0);
+	ret = vloop_new(&w->loop, lb, 256, loop_flags);
 	if (ret == -ENOSYS || ret == -EPERM || ret == -EOPNOTSUPP) {
 		if (lb == VLOOP_URING)
 			vlog_warn("worker %d: io_uring unavailable (%s), "
@@ -105,10 +106,34 @@ int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
 	return 0;
 }
 
+void vworker_drain(struct vworker *w, int timeout_ms)
+{
+	uint64_t deadline = vloop_now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct io_uring_sqe *sqe;
+
+	if (!w->inflight || vloop_backend_of(w->loop) != VLOOP_URING)
+		return;
+	sqe = vloop_sqe_get(w->loop);
+	if (sqe)
+		io_uring_prep_cancel_fd(sqe, w->fd, IORING_ASYNC_CANCEL_ALL);
+	while (w->inflight && vloop_now_ns() < deadline)
+		if (vloop_run_once(w->loop, 50) < 0)
+			break;
+	if (w->inflight)
+		vlog_warn("worker %d: %u io_uring ops still pending at exit",
+			  w->id, w->inflight);
+}
+
 void vworker_release(struct vworker *w)
 {
 	if (!w->s)
 		return;
+	if (w->eng_priv_free)
+		w->eng_priv_free(w);
+	if (w->inflight && vloop_backend_of(w->loop) == VLOOP_URING) {
+		/* The kernel may still write into these buffers: keep them. */
+		w->mem = NULL;
+	}
 	vloop_free(w->loop);
 	w->loop = NULL;
 	vworker_mem_free(w->mem, w->mem_size, w->numa_node);
@@ -232,9 +257,12 @@ int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 			 "built yet)", cfg->source);
 		return -EINVAL;
 	}
-	s->bufsize = (size_t)cfg->max_write + 4096;
-	if (s->bufsize < 8192)
-		s->bufsize = 8192;
+	/* A fuse-uring payload must hold max(8192, max_write). */
+	s->bufsize = (size_t)(cfg->max_write > 8192 ? cfg->max_write : 8192) +
+		     4096;
+	s->want_fuse_uring = (cfg->engine == VENGINE_AUTO ||
+			      cfg->engine == VENGINE_FUSE_URING) &&
+			     vengine_uring_probe(IORING_SETUP_SQE128) == 0;
 	return 0;
 }
 
@@ -265,6 +293,14 @@ void vsession_release(struct vsession *s)
 	if (s->stop_efd >= 0)
 		close(s->stop_efd);
 	pthread_mutex_destroy(&s->pending_lock);
+}
+
+void vsession_kick(struct vsession *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->stop_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vlog_err("cannot wake the main thread: %s", strerror(errno));
 }
 
 void vsession_stop(struct vsession *s)
@@ -405,15 +441,40 @@ static void vsession_ctl_signal(struct vloop_watch *wt, uint32_t revents)
 	}
 }
 
+/* fuse-uring could not register: serve the same connection with uring. */
+static void vsession_restart_uring(struct vsession *s)
+{
+	int ret;
+
+	vengine_clone_stop(s);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		vworker_release(&s->workers[i]);
+	free(s->workers);
+	s->workers = NULL;
+	s->nworkers = 0;
+	s->engine = VENGINE_URING;
+	ret = vengine_uring_start(s);
+	if (ret) {
+		vlog_err("cannot start engine uring: %s", strerror(-ret));
+		vsession_stop(s);
+	}
+}
+
 static void vsession_ctl_stop(struct vloop_watch *wt, uint32_t revents)
 {
 	struct vsession_ctl *ctl = (struct vsession_ctl *)((char *)wt -
 				   offsetof(struct vsession_ctl, stop));
+	struct vsession *s = ctl->s;
 	uint64_t v;
 
-	if (read(ctl->s->stop_efd, &v, sizeof(v)) < 0 && errno == EAGAIN)
+	if (read(s->stop_efd, &v, sizeof(v)) < 0 && errno == EAGAIN)
 		return;
-	vsession_shutdown(ctl->s);
+	if (!atomic_load(&s->stopping)) {
+		if (atomic_exchange(&s->restart_uring, 2) == 1)
+			vsession_restart_uring(s);
+		return;
+	}
+	vsession_shutdown(s);
 	vloop_stop(ctl->loop);
 }
 
@@ -461,12 +522,17 @@ int vsession_run(struct vsession *s)
 	int ret;
 
 	s->engine = s->cfg.engine;
-	if (s->engine == VENGINE_FUSE_URING) {
-		vlog_warn("engine fuse-uring is not built yet; using uring");
+	if (s->flags & FUSE_OVER_IO_URING) {
+		s->engine = VENGINE_FUSE_URING;
+	} else if (s->engine == VENGINE_FUSE_URING) {
+		vlog_warn("engine fuse-uring unavailable: the kernel did not "
+			  "offer FUSE-over-io_uring (needs Linux >= 6.14 and "
+			  "/sys/module/fuse/parameters/enable_uring=Y); "
+			  "using engine uring");
 		s->engine = VENGINE_URING;
 	}
 	if (s->engine == VENGINE_AUTO || s->engine == VENGINE_URING) {
-		ret = vengine_uring_probe();
+		ret = vengine_uring_probe(0);
 		if (ret == 0) {
 			s->engine = VENGINE_URING;
 		} else {
@@ -482,7 +548,7 @@ int vsession_run(struct vsession *s)
 		if (!s->workers)
 			return 1;
 		ret = vworker_init(&s->workers[0], s, 0, -1, s->fd, 0,
-				   VLOOP_POLL, &vengine_fd_ops);
+				   VLOOP_POLL, 0, &vengine_fd_ops);
 		if (!ret)
 			ret = vsession_ctl_setup(&ctl, s, s->workers[0].loop);
 		if (!ret) {
@@ -499,7 +565,9 @@ int vsession_run(struct vsession *s)
 	ret = vsession_ctl_setup(&ctl, s, ctl_loop);
 	if (ret)
 		goto out_ctl;
-	if (s->engine == VENGINE_URING)
+	if (s->engine == VENGINE_FUSE_URING)
+		ret = vengine_fuse_uring_start(s);
+	else if (s->engine == VENGINE_URING)
 		ret = vengine_uring_start(s);
 	else
 		ret = vengine_clone_start(s);

@@ -98,6 +98,7 @@ struct vreq {
 	struct vloop_op op;
 	struct vloop_post post;
 	int eng_state;
+	uint64_t eng_id;	/* fuse-uring: the entry's commit_id */
 };
 
 struct vworker {
@@ -126,6 +127,14 @@ struct vworker {
 	unsigned nfree;
 	int paused;		/* fd watch removed because the pool is empty */
 
+	/* Engine-private state, freed by eng_priv_free at release. */
+	void *eng_priv;
+	void (*eng_priv_free)(struct vworker *w);
+
+	/* io_uring ops of this worker the kernel still holds (owner thread
+	 * only); vworker_drain() waits for it to reach zero. */
+	unsigned inflight;
+
 	/* Counters, only written by this worker's thread. */
 	uint64_t n_requests;
 	uint64_t n_batches;
@@ -149,6 +158,8 @@ struct vsession {
 	size_t bufsize;
 
 	int engine;		/* enum vengine actually running */
+	int want_fuse_uring;	/* asked for FUSE_OVER_IO_URING at INIT */
+	atomic_int restart_uring; /* fuse-uring registration failed */
 	unsigned nworkers;
 	struct vworker *workers;
 
@@ -178,17 +189,27 @@ int vsession_run(struct vsession *s);
 /* Thread- and signal-safe-ish request to stop: sets stopping and wakes the
  * main thread, which unmounts and stops the workers. */
 void vsession_stop(struct vsession *s);
+/* Wake the main thread without stopping (engine restart requests). */
+void vsession_kick(struct vsession *s);
 
 /* --- worker / request pool (session.c) --- */
 
+/* @loop_flags: extra io_uring setup flags (IORING_SETUP_SQE128 for
+ * fuse-uring), 0 otherwise. */
 int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
 		 int fd, int own_fd, enum vloop_backend lb,
-		 const struct vengine_ops *eops);
+		 unsigned loop_flags, const struct vengine_ops *eops);
 void vworker_release(struct vworker *w);
 /* A free request, or NULL when all are in flight. Worker thread only. */
 struct vreq *vworker_req_get(struct vworker *w);
 /* Return @r to its worker's pool. Any thread. */
 void vworker_req_put(struct vreq *r);
+/*
+ * Owner thread, after its loop stopped: cancel every io_uring op on w->fd and
+ * reap completions until w->inflight is zero (at most @timeout_ms), so no
+ * late completion writes into request memory after release.
+ */
+void vworker_drain(struct vworker *w, int timeout_ms);
 /* Called by engines when the fd reports the connection is gone. */
 void vworker_conn_gone(struct vworker *w, int err);
 
@@ -222,8 +243,11 @@ int vengine_clone_start(struct vsession *s);
 void vengine_clone_stop(struct vsession *s);
 extern const struct vengine_ops vengine_fd_ops;
 int vengine_uring_start(struct vsession *s);
+int vengine_fuse_uring_start(struct vsession *s);
+/* Start worker @w reading its fd with read(2) on its own thread. */
+int vengine_fd_thread_start(struct vworker *w);
 void vengine_uring_stop(struct vsession *s);
-/* 0 if this process may use io_uring, else -errno (a probe ring). */
-int vengine_uring_probe(void);
+/* 0 if this process may create an io_uring with @flags, else -errno. */
+int vengine_uring_probe(unsigned flags);
 
 #endif

@@ -150,6 +150,20 @@ static void *vengine_clone_main(void *arg)
 	return NULL;
 }
 
+int vengine_fd_thread_start(struct vworker *w)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = -pthread_create(&w->thread, NULL, vengine_clone_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret == 0)
+		w->started = 1;
+	return ret;
+}
+
 /* The CPUs to use: from cpus= or the process's affinity mask. */
 static int vengine_cpus(const struct vfs_config *cfg, int *cpus, int max)
 {
@@ -193,7 +207,7 @@ int vengine_clone_start(struct vsession *s)
 			own = 0;
 		}
 		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
-				   fd, own, VLOOP_URING, &vengine_fd_ops);
+				   fd, own, VLOOP_URING, 0, &vengine_fd_ops);
 		s->nworkers = i + 1;
 		if (ret)
 			return ret;

@@ -54,6 +54,7 @@ static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
 	struct vreq *r = vuring_req(op);
 	struct vworker *w = r->w;
 
+	w->inflight--;
 	switch (r->eng_state) {
 	case VURING_POLL:
 		r->eng_state = VURING_IDLE;
@@ -81,6 +82,7 @@ static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
 				if (sqe) {
 					io_uring_prep_poll_add(sqe, w->fd, POLLIN);
 					vloop_sqe_set_op(sqe, &r->op);
+					w->inflight++;
 					r->eng_state = VURING_POLL;
 					return;
 				}
@@ -122,6 +124,7 @@ static void vuring_arm_read(struct vreq *r)
 	}
 	io_uring_prep_read(sqe, w->fd, r->buf, (unsigned)w->bufsize, 0);
 	vloop_sqe_set_op(sqe, &r->op);
+	w->inflight++;
 	r->eng_state = VURING_READ;
 }
 
@@ -142,6 +145,7 @@ static int vuring_send(struct vworker *w, struct vreq *r,
 	if (vuring_on_owner(w) && (sqe = vloop_sqe_get(w->loop))) {
 		io_uring_prep_writev(sqe, w->fd, iov, (unsigned)iovcnt, 0);
 		vloop_sqe_set_op(sqe, &r->op);
+		w->inflight++;
 		r->eng_state = VURING_WRITE;
 		return 1;
 	}
@@ -167,10 +171,10 @@ static const struct vengine_ops vengine_uring_ops = {
 	.release = vuring_release,
 };
 
-int vengine_uring_probe(void)
+int vengine_uring_probe(unsigned flags)
 {
 	struct io_uring ring;
-	int ret = io_uring_queue_init(2, &ring, 0);
+	int ret = io_uring_queue_init(2, &ring, flags);
 
 	if (ret == 0)
 		io_uring_queue_exit(&ring);
@@ -200,6 +204,7 @@ static void *vuring_main(void *arg)
 	ret = vloop_run(w->loop);
 	if (ret)
 		vlog_err("worker %d: loop failed: %s", w->id, strerror(-ret));
+	vworker_drain(w, 2000);
 	return NULL;
 }
 
@@ -244,7 +249,7 @@ int vengine_uring_start(struct vsession *s)
 			own = 0;
 		}
 		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
-				   fd, own, VLOOP_URING, &vengine_uring_ops);
+				   fd, own, VLOOP_URING, 0, &vengine_uring_ops);
 		s->nworkers = i + 1;
 		if (ret)
 			return ret;

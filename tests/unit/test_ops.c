@@ -79,7 +79,7 @@ static int setup(void **state)
 	f->s.nworkers = 1;
 	f->s.workers = calloc(1, sizeof(*f->s.workers));
 	f->w = &f->s.workers[0];
-	assert_int_equal(vworker_init(f->w, &f->s, 0, -1, -1, 0, VLOOP_POLL,
+	assert_int_equal(vworker_init(f->w, &f->s, 0, -1, -1, 0, VLOOP_POLL, 0,
 				      &capture_ops), 0);
 	f->unique = 100;
 	*state = f;

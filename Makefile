@@ -89,14 +89,17 @@ deps:
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(B)/tests
 
+# Unit tests under ASan+UBSan, and an ASan daemon the integration suite
+# mounts to check that unmounting leaks nothing.
 asan:
-	$(MAKE) B=build/asan SAN=1 unit
+	$(MAKE) B=build/asan SAN=1 unit build/asan/valorfs
 
 integration: all
 	@tests/integration/run.sh $(B)
 
 test: deps
 	$(MAKE) all fuzz
+	$(MAKE) B=build/asan SAN=1 build/asan/valorfs
 	@tests/run-all.sh $(B)
 
 bench: deps all

@@ -111,7 +111,8 @@ static int req(struct fixture *f, uint32_t opcode, uint64_t nodeid,
 	assert_non_null(r);
 	h = (struct fuse_in_header *)r->buf;
 	memset(h, 0, sizeof(*h));
-	memcpy(r->buf + len, arg, arglen);
+	if (arglen)
+		memcpy(r->buf + len, arg, arglen);
 	len += arglen;
 	if (s1) {
 		memcpy(r->buf + len, s1, strlen(s1) + 1);

@@ -276,8 +276,15 @@ static void vsession_backend_forget(void *arg, uint64_t ino)
 
 void vsession_release(struct vsession *s)
 {
-	for (unsigned i = 0; s->workers && i < s->nworkers; i++)
-		vworker_release(&s->workers[i]);
+	for (unsigned i = 0; s->workers && i < s->nworkers; i++) {
+		struct vworker *w = &s->workers[i];
+
+		if (w->s)
+			vlog_info("worker %d (%s, cpu %d): %llu requests", w->id,
+				  w->eops->name, w->cpu,
+				  (unsigned long long)w->n_requests);
+		vworker_release(w);
+	}
 	free(s->workers);
 	s->workers = NULL;
 	if (s->fd >= 0)

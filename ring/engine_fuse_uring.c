@@ -272,6 +272,9 @@ static void vfur_priv_free(struct vworker *w)
 static int vfur_worker_setup(struct vworker *w, unsigned qid)
 {
 	struct vfur_worker *fw = calloc(1, sizeof(*fw));
+	/* Tests force a failed REGISTER (a payload the kernel refuses) to
+	 * exercise the fallback to the uring engine. */
+	const char *short_payload = getenv("VALORFS_TEST_FAIL_REGISTER");
 
 	if (!fw)
 		return -ENOMEM;
@@ -294,6 +297,8 @@ static int vfur_worker_setup(struct vworker *w, unsigned qid)
 		e->iov[0].iov_len = sizeof(*e->hdr);
 		e->iov[1].iov_base = e->base + 4096;
 		e->iov[1].iov_len = w->bufsize - 4096;
+		if (short_payload && atoi(short_payload) == (int)qid)
+			e->iov[1].iov_len = 4096;
 	}
 	return 0;
 }

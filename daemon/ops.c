@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 
 #include "common/log.h"
+#include "common/probes.h"
 #include "daemon/htable.h"
 #include "daemon/itable.h"
 #include "daemon/session.h"
@@ -94,6 +95,7 @@ static void vreq_send(struct vreq *r, int err, const void *arg, size_t arglen,
 		vlog_debug("   reply unique=%" PRIu64 " %s error=%d len=%u (%.1f us)",
 			   r->in.unique, fuse_opcode_name(r->in.opcode), err,
 			   h->len, (vloop_now_ns() - r->t_start_ns) / 1e3);
+	VPROBE_REQ_REPLY(r->in.opcode, r->in.unique, err);
 	ret = r->w->eops->send(r->w, r, iov, n);
 	if (ret == 1)
 		return;	/* the engine releases it when the write is done */
@@ -1068,6 +1070,9 @@ void vreq_dispatch(struct vreq *r)
 
 	r->t_start_ns = vloop_now_ns();
 	r->pending = 0;
+	VPROBE_REQ_ARRIVE(((const struct fuse_in_header *)r->buf)->opcode,
+			  ((const struct fuse_in_header *)r->buf)->unique,
+			  r->len);
 	ret = fuse_decode(r->buf, r->len, &s->dctx, &r->in);
 	if (vlog_enabled(VLOG_DEBUG)) {
 		char line[512];
@@ -1105,6 +1110,7 @@ void vreq_dispatch(struct vreq *r)
 		vreq_reply_err(r, -ENOSYS);
 		return;
 	}
+	VPROBE_REQ_DISPATCH(r->in.opcode, r->in.unique, r->in.nodeid);
 	vops[r->in.opcode](r);
 }
 

@@ -1093,7 +1093,8 @@ void vreq_dispatch(struct vreq *r)
 			vreq_done_noreply(r);
 			return;
 		}
-		if (ret != -ENOSYS)
+		/* A long name is an ordinary error, not a malformed request. */
+		if (ret != -ENOSYS && ret != -ENAMETOOLONG && ret != -ERANGE)
 			vlog_warn("malformed %s unique=%" PRIu64 ": %s",
 				  fuse_opcode_name(r->in.opcode), r->in.unique,
 				  strerror(-ret));

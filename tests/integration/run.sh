@@ -1,0 +1,592 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# run.sh BUILD_DIR - valorfs integration tests: mount, check, unmount.
+#
+# For each engine in ${ENGINES:-"sync clone uring fuse-uring"}: mount a `mem` file system in a
+# private temp dir, run BUILD_DIR/tests/posix, copy /usr/include in with
+# `cp -a` and compare it, run BUILD_DIR/tests/datacheck, unmount, and check
+# that the daemon exited and nothing is left mounted. Then, once: the
+# single-thread engine under strace (plain read/writev on /dev/fuse, no
+# io_uring), SIGTERM unmounts, -o ro, an ASan/LSan leak check when an ASan
+# daemon is built, and bad command lines.
+#
+# Prints `ok N - name`, `not ok N - name: why`, `ok N - name # SKIP why`,
+# then exactly "N passed, N failed, N skipped"; exits 1 if anything failed.
+# The posix suite's own checks are counted one by one.
+#
+# Mounts use -o allow_other: the posix suite's EACCES and sticky checks run
+# as nobody, whom FUSE would otherwise refuse outright.
+#
+# Environment: ENGINES ("none": only the once-only tests), TEST_TIMEOUT
+# (seconds per test program, default 600), DATACHECK_ARGS (extra datacheck
+# options, e.g. "-s 42"), ASAN_VALORFS, KEEP_LOGS=1 (keep the temp dir).
+#
+# Every daemon and mount this script starts is recorded; the EXIT trap
+# unmounts (umount -l as the last resort) and kills the recorded PIDs.
+set -u
+
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+	echo "usage: $0 BUILD_DIR" >&2
+	exit 2
+fi
+BUILD=$(cd "$1" && pwd)
+VALORFS=$BUILD/valorfs
+TESTS=$BUILD/tests
+ENGINES=${ENGINES:-"sync clone uring fuse-uring"}
+[ "$ENGINES" = none ] && ENGINES=	# only the once-only tests
+TIMEOUT=${TEST_TIMEOUT:-600}
+DATACHECK_ARGS=${DATACHECK_ARGS:-}
+
+N=0 PASSED=0 FAILED=0 SKIPPED=0 FAILED_AT_START=0
+MOUNTS=() PIDS=()
+WORK=
+
+t_ok() {
+	N=$((N + 1)) PASSED=$((PASSED + 1))
+	echo "ok $N - $1"
+}
+
+t_fail() {
+	N=$((N + 1)) FAILED=$((FAILED + 1))
+	echo "not ok $N - $1: $2"
+}
+
+t_skip() {
+	N=$((N + 1)) SKIPPED=$((SKIPPED + 1))
+	echo "ok $N - $1 # SKIP $2"
+}
+
+# t_result NAME STATUS WHY: ok when STATUS is 0.
+t_result() {
+	if [ "$2" -eq 0 ]; then t_ok "$1"; else t_fail "$1" "$3"; fi
+}
+
+# Print the last lines of a log file as comments.
+show_log() {
+	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
+	return 0
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait_gone PID SECONDS: 0 once the process has exited.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		alive "$1" || return 0
+		sleep 0.1
+	done
+	! alive "$1"
+}
+
+# mounted DIR: DIR is a mount point (also when its daemon died).
+mounted() {
+	findmnt -rn -M "$1" >/dev/null 2>&1
+}
+
+# Anything still mounted under the work dir?
+leftover_mounts() {
+	findmnt -rn -o TARGET | grep -F "$WORK" || true
+}
+
+# FUSE-over-io_uring is a global kernel switch: turned on only around the
+# fuse-uring tests and put back as it was, also on interruption.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAVED=
+uring_on() {
+	[ -w "$URING_PARAM" ] || return 1
+	URING_SAVED=$(cat "$URING_PARAM")
+	echo Y >"$URING_PARAM" 2>/dev/null || return 1
+}
+uring_restore() {
+	if [ -n "$URING_SAVED" ]; then
+		echo "$URING_SAVED" >"$URING_PARAM" 2>/dev/null
+		URING_SAVED=
+	fi
+}
+
+cleanup() {
+	local m p
+	uring_restore
+	for m in "${MOUNTS[@]}"; do
+		if mounted "$m"; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+		fi
+	done
+	for p in "${PIDS[@]}"; do
+		alive "$p" || continue
+		kill -TERM "$p" 2>/dev/null
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null
+	done
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ -n "$(leftover_mounts)" ]; then
+			echo "# leaving $WORK: something is still mounted there" >&2
+		elif [ "${KEEP_LOGS:-0}" = 1 ]; then
+			echo "# logs kept in $WORK" >&2
+		else
+			rm -rf --one-file-system "$WORK"
+		fi
+	fi
+}
+trap cleanup EXIT
+trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP
+
+# daemon_pid PIDFILE: the pid it holds, or nothing.
+daemon_pid() {
+	[ -s "$1" ] && tr -dc '0-9' <"$1"
+}
+
+# start_daemon MNT PIDFILE ERRFILE OPTS [VAR=VALUE...]: mount `mem` on MNT
+# with -o OPTS,pidfile=PIDFILE; sets DPID. Returns 0 when the mount is live.
+start_daemon() {
+	local mnt=$1 pidfile=$2 err=$3 opts=$4 rc
+	shift 4
+	DPID=
+	FAILED_AT_START=$FAILED
+	mkdir -p "$mnt"
+	MOUNTS+=("$mnt")
+	timeout -k 5 60 env "$@" "$VALORFS" -o "$opts,pidfile=$pidfile" mem "$mnt" \
+		</dev/null >"$err" 2>&1
+	rc=$?
+	DPID=$(daemon_pid "$pidfile")
+	[ -n "$DPID" ] && PIDS+=("$DPID")
+	if [ $rc -ne 0 ]; then
+		echo "# valorfs -o $opts exited with $rc"
+		show_log "$err"
+		return 1
+	fi
+	if ! mounted "$mnt"; then
+		echo "# valorfs exited 0 but $mnt is not mounted"
+		show_log "$err"
+		return 1
+	fi
+	if [ -z "$DPID" ] || ! alive "$DPID"; then
+		echo "# pidfile $pidfile holds no live pid (${DPID:-empty})"
+		return 1
+	fi
+	return 0
+}
+
+# stop_daemon LABEL MNT PID: umount, the daemon exits by itself within 10 s,
+# and the mount is gone. If a check failed since start_daemon, the daemon's
+# log (next to MNT) is shown.
+stop_daemon() {
+	local label=$1 mnt=$2 pid=$3 out
+	if [ "$FAILED" -gt "$FAILED_AT_START" ]; then
+		echo "# $label: daemon log:"
+		show_log "$(dirname "$mnt")/daemon.log" 30
+	fi
+	out=$(timeout -k 5 30 umount "$mnt" 2>&1)
+	t_result "$label: umount" $? "umount failed: $out"
+	if [ -n "$pid" ]; then
+		wait_gone "$pid" 10
+		t_result "$label: daemon exits after umount" $? \
+			"pid $pid still running 10 s after umount"
+	fi
+	if mounted "$mnt"; then
+		t_fail "$label: nothing left mounted" "$mnt is still mounted"
+		umount -l "$mnt" 2>/dev/null
+	else
+		t_ok "$label: nothing left mounted"
+	fi
+}
+
+# run_posix LABEL MNT OTHER_DIR [VAR=VALUE...]: run the POSIX suite and fold
+# its lines into ours.
+run_posix() {
+	local label=$1 mnt=$2 other=$3 line rc='' summary='' name
+	shift 3
+	if [ ! -x "$TESTS/posix" ]; then
+		t_fail "$label: posix" "$TESTS/posix not built"
+		return
+	fi
+	while IFS= read -r line; do
+		if [[ $line =~ ^__rc=([0-9]+)$ ]]; then
+			rc=${BASH_REMATCH[1]}
+		elif [[ $line =~ ^not\ ok\ [0-9]+\ -\ (.*)$ ]]; then
+			N=$((N + 1)) FAILED=$((FAILED + 1))
+			echo "not ok $N - $label: posix ${BASH_REMATCH[1]}"
+		elif [[ $line =~ ^ok\ [0-9]+\ -\ (.*)\ \#\ SKIP\ (.*)$ ]]; then
+			N=$((N + 1)) SKIPPED=$((SKIPPED + 1))
+			echo "ok $N - $label: posix ${BASH_REMATCH[1]} # SKIP ${BASH_REMATCH[2]}"
+		elif [[ $line =~ ^ok\ [0-9]+\ -\ (.*)$ ]]; then
+			N=$((N + 1)) PASSED=$((PASSED + 1))
+			echo "ok $N - $label: posix ${BASH_REMATCH[1]}"
+		elif [[ $line =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then
+			summary=$line
+		else
+			echo "# $line"
+		fi
+	done < <(timeout -k 10 "$TIMEOUT" env "$@" "$TESTS/posix" "$mnt" "$other" 2>&1
+		echo "__rc=$?")
+	name="$label: posix suite ran to completion"
+	if [ -z "$summary" ]; then
+		t_fail "$name" "no summary line, exit status ${rc:-?}$( [ "${rc:-}" = 124 ] && echo " (timed out after $TIMEOUT s)")"
+	elif [ "${rc:-}" != 0 ] && [ "${rc:-}" != 1 ]; then
+		t_fail "$name" "exit status ${rc:-?}"
+	fi
+}
+
+# run_prog LABEL LOG CMD...: one check for a program that must exit 0.
+run_prog() {
+	local label=$1 log=$2 rc
+	shift 2
+	timeout -k 10 "$TIMEOUT" "$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		t_ok "$label"
+	else
+		t_fail "$label" "exit status $rc$( [ $rc = 124 ] && echo " (timed out after $TIMEOUT s)")"
+		show_log "$log" 40
+	fi
+	return $rc
+}
+
+# Metadata of a tree, one sorted line per entry. Left out: atime (reads move
+# it) and the size of directories (each file system counts its own way).
+tree_meta() {
+	(cd "$1" && find . \( -type d -printf '%p %M %U %G - %T@\n' \) -o \
+		-printf '%p %M %U %G %s %T@ %l\n' | sort)
+}
+
+# ---- one engine -----------------------------------------------------------
+
+test_engine() {
+	local e=$1 dir mnt pid out rc
+	dir=$WORK/engine-$e
+	mnt=$dir/mnt
+	mkdir -p "$dir/other"
+	echo "# engine $e"
+	if [ "$e" = fuse-uring ] && ! uring_on; then
+		t_skip "$e: engine" "cannot turn on $URING_PARAM (kernel without FUSE-over-io_uring, needs Linux >= 6.14)"
+		return
+	fi
+	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" \
+		"engine=$e,allow_other"; then
+		t_fail "$e: mount" "valorfs -o engine=$e did not mount"
+		uring_restore
+		return
+	fi
+	t_ok "$e: mount"
+	pid=$DPID
+	# The engine asked for is the one that runs (no silent fallback).
+	if grep -q "engine $e:" "$dir/daemon.log"; then
+		t_ok "$e: daemon runs engine $e"
+	else
+		t_fail "$e: daemon runs engine $e" "log: $(grep -m1 'engine' "$dir/daemon.log")"
+	fi
+
+	run_posix "$e" "$mnt" "$dir/other"
+
+	if run_prog "$e: cp -a /usr/include" "$dir/cp.log" \
+		cp -a /usr/include "$mnt/include"; then
+		run_prog "$e: diff -r /usr/include" "$dir/diff.log" \
+			diff -r --no-dereference /usr/include "$mnt/include"
+		tree_meta /usr/include >"$dir/meta.want"
+		tree_meta "$mnt/include" >"$dir/meta.got" 2>&1
+		out=$(diff "$dir/meta.want" "$dir/meta.got" | head -n 10)
+		t_result "$e: cp -a kept modes, owners, sizes, mtimes, links" \
+			"$([ -z "$out" ]; echo $?)" "differences:"$'\n'"${out//$'\n'/$'\n'#   }"
+		run_prog "$e: rm -rf the copy" "$dir/rm.log" rm -rf "$mnt/include"
+	fi
+
+	# shellcheck disable=SC2086
+	run_prog "$e: datacheck" "$dir/datacheck.log" \
+		"$TESTS/datacheck" $DATACHECK_ARGS "$mnt"
+	rc=$?
+	[ $rc -eq 0 ] && sed -n 's/^/# /p' "$dir/datacheck.log" | tail -n 1
+
+	out=$(ls -A "$mnt" 2>&1)
+	t_result "$e: file system empty after the tests" \
+		"$([ -z "$out" ]; echo $?)" "left: $(echo "$out" | tr '\n' ' ' | head -c 300)"
+	if alive "$pid"; then
+		t_ok "$e: daemon alive after the tests"
+	else
+		t_fail "$e: daemon alive after the tests" "pid $pid is gone"
+		show_log "$dir/daemon.log"
+	fi
+	stop_daemon "$e" "$mnt" "$pid"
+	out=$(leftover_mounts)
+	t_result "$e: no mounts left" "$([ -z "$out" ]; echo $?)" "still mounted: $out"
+	if [ "$e" = fuse-uring ]; then
+		# Requests went through the ring queues, not only /dev/fuse.
+		out=$(grep -E "worker [0-9]+ \(fuse-uring" "$dir/daemon.log" |
+			awk '{ s += $(NF-1) } END { print s + 0 }')
+		t_result "$e: ring queues served requests" \
+			"$([ "${out:-0}" -gt 0 ]; echo $?)" "ring requests: $out"
+		uring_restore
+	fi
+}
+
+# A REGISTER the kernel refuses puts the connection back on /dev/fuse; the
+# daemon must notice and carry on with the uring engine.
+test_fuse_uring_fallback() {
+	local dir=$WORK/fallback mnt pid
+	mnt=$dir/mnt
+	mkdir -p "$dir"
+	if ! uring_on; then
+		t_skip "fuse-uring fallback" "cannot turn on $URING_PARAM"
+		return
+	fi
+	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" \
+		"engine=fuse-uring" VALORFS_TEST_FAIL_REGISTER=1; then
+		t_fail "fuse-uring fallback: mount" "did not mount"
+		uring_restore
+		return
+	fi
+	pid=$DPID
+	if grep -q "switching to engine uring" "$dir/daemon.log"; then
+		t_ok "fuse-uring fallback: refused REGISTER detected"
+	else
+		t_fail "fuse-uring fallback: refused REGISTER detected" \
+			"no fallback line in the log"
+	fi
+	if timeout 20 sh -c "echo data >'$mnt/f' && [ \"\$(cat '$mnt/f')\" = data ]"; then
+		t_ok "fuse-uring fallback: file system serves after the fallback"
+	else
+		t_fail "fuse-uring fallback: file system serves after the fallback" \
+			"I/O failed or hung"
+		show_log "$dir/daemon.log"
+	fi
+	stop_daemon "fallback" "$mnt" "$pid"
+	uring_restore
+}
+
+# ---- once -----------------------------------------------------------------
+
+# -s under strace: requests read(2) from the fuse fd and replies writev(2)
+# to it, and no io_uring anywhere in the process.
+test_strace() {
+	local dir=$WORK/strace mnt spid pid i fd trace
+	mnt=$dir/mnt
+	trace=$dir/trace
+	if ! command -v strace >/dev/null; then
+		t_skip "strace: -s uses read/writev only" "strace not installed"
+		return
+	fi
+	mkdir -p "$mnt"
+	MOUNTS+=("$mnt")
+	FAILED_AT_START=$FAILED
+	strace -f -qq -o "$trace" -e trace=openat,read,writev,io_uring_setup,io_uring_enter \
+		"$VALORFS" -f -s -o "pidfile=$dir/pid" mem "$mnt" \
+		</dev/null >"$dir/daemon.log" 2>&1 &
+	spid=$!
+	PIDS+=("$spid")
+	for ((i = 0; i < 300; i++)); do
+		mounted "$mnt" && break
+		alive "$spid" || break
+		sleep 0.1
+	done
+	if ! mounted "$mnt"; then
+		t_fail "strace: mount with -s under strace" "not mounted within 30 s"
+		show_log "$dir/daemon.log"
+		return
+	fi
+	pid=$(daemon_pid "$dir/pid")
+	[ -n "$pid" ] && PIDS+=("$pid")
+	t_ok "strace: mount with -s under strace"
+	(
+		set -e
+		echo hello >"$mnt/f"
+		cat "$mnt/f" >/dev/null
+		mkdir "$mnt/d"
+		mv "$mnt/f" "$mnt/d/g"
+		ls -la "$mnt" "$mnt/d" >/dev/null
+		rm -r "$mnt/d"
+	) >"$dir/ops.log" 2>&1
+	t_result "strace: file operations" $? "$(head -c 300 "$dir/ops.log")"
+	stop_daemon "strace" "$mnt" "$pid"
+	wait_gone "$spid" 10 || kill -TERM "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+
+	# The fuse fd: what openat("/dev/fuse") returned; else any fd.
+	fd=$(grep -E 'openat\(.*"/dev/fuse"' "$trace" | grep -oE '= [0-9]+$' |
+		head -n 1 | tr -dc '0-9')
+	if [ -n "$fd" ]; then
+		grep -qE "^[0-9]+ +read\($fd, " "$trace"
+		t_result "strace: requests read(2) from /dev/fuse (fd $fd)" $? \
+			"no read($fd, ...) in $trace"
+		grep -qE "^[0-9]+ +writev\($fd, " "$trace"
+		t_result "strace: replies writev(2) to /dev/fuse (fd $fd)" $? \
+			"no writev($fd, ...) in $trace"
+	else
+		grep -qE '^[0-9]+ +read\(' "$trace"
+		t_result "strace: requests read(2) (fuse fd not seen opened)" $? \
+			"no read( in $trace"
+		grep -qE '^[0-9]+ +writev\(' "$trace"
+		t_result "strace: replies writev(2) (fuse fd not seen opened)" $? \
+			"no writev( in $trace"
+	fi
+	if grep -qE 'io_uring_(setup|enter)\(' "$trace"; then
+		t_fail "strace: no io_uring with -s" \
+			"$(grep -cE 'io_uring_(setup|enter)\(' "$trace") io_uring calls in $trace"
+	else
+		t_ok "strace: no io_uring with -s"
+	fi
+}
+
+# SIGTERM unmounts and exits.
+test_sigterm() {
+	local dir=$WORK/sigterm mnt pid
+	mnt=$dir/mnt
+	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" engine=sync; then
+		t_fail "sigterm: mount" "did not mount"
+		return
+	fi
+	pid=$DPID
+	echo x >"$mnt/f"
+	kill -TERM "$pid"
+	wait_gone "$pid" 10
+	t_result "sigterm: daemon exits on SIGTERM" $? "pid $pid still running after 10 s"
+	if mounted "$mnt"; then
+		t_fail "sigterm: SIGTERM unmounts" "$mnt still mounted"
+		umount -l "$mnt" 2>/dev/null
+	else
+		t_ok "sigterm: SIGTERM unmounts"
+	fi
+}
+
+# -o ro: reads work, writes fail with EROFS.
+test_ro() {
+	local dir=$WORK/ro mnt out
+	mnt=$dir/mnt
+	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" ro; then
+		t_fail "ro: mount -o ro" "did not mount"
+		return
+	fi
+	t_ok "ro: mount -o ro"
+	findmnt -rn -o OPTIONS -M "$mnt" | tr ',' '\n' | grep -qx ro
+	t_result "ro: the mount is read-only" $? "no ro in $(findmnt -rn -o OPTIONS -M "$mnt")"
+	if out=$(touch "$mnt/f" 2>&1); then
+		t_fail "ro: create fails with EROFS" "touch succeeded"
+	elif [[ $out == *"Read-only file system"* ]]; then
+		t_ok "ro: create fails with EROFS"
+	else
+		t_fail "ro: create fails with EROFS" "touch said: ${out:-success}"
+	fi
+	ls "$mnt" >/dev/null
+	t_result "ro: readdir works" $? "ls failed"
+	stop_daemon "ro" "$mnt" "$DPID"
+}
+
+# An ASan daemon under the posix suite: no ASan/LSan/UBSan report.
+test_asan() {
+	local dir=$WORK/asan mnt asan='' c pid reports
+	for c in "${ASAN_VALORFS:-}" "$BUILD/../build/asan/valorfs" "$BUILD/asan/valorfs"; do
+		if [ -n "$c" ] && [ -x "$c" ]; then
+			asan=$c
+			break
+		fi
+	done
+	if [ -z "$asan" ]; then
+		t_skip "asan: no leaks or errors under the posix suite" \
+			"no ASan daemon (ASAN_VALORFS or $BUILD/../build/asan/valorfs; make asan builds it)"
+		return
+	fi
+	mnt=$dir/mnt
+	mkdir -p "$dir/other" "$dir/reports"
+	echo "# asan daemon: $asan"
+	if ! VALORFS=$asan start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" \
+		"engine=clone,allow_other" \
+		"ASAN_OPTIONS=detect_leaks=1:log_path=$dir/reports/asan" \
+		"UBSAN_OPTIONS=print_stacktrace=1:log_path=$dir/reports/ubsan" \
+		"LSAN_OPTIONS=log_path=$dir/reports/lsan"; then
+		t_fail "asan: mount" "the ASan daemon did not mount"
+		return
+	fi
+	t_ok "asan: mount"
+	pid=$DPID
+	run_posix "asan" "$mnt" "$dir/other"
+	stop_daemon "asan" "$mnt" "$pid"
+	reports=$(find "$dir/reports" -type f -size +0 | sort)
+	if [ -z "$reports" ]; then
+		t_ok "asan: no ASan/LSan/UBSan reports"
+	else
+		t_fail "asan: no ASan/LSan/UBSan reports" "${reports//$'\n'/ }"
+		for c in $reports; do show_log "$c" 30; done
+	fi
+}
+
+# Bad command lines fail at once, with a message that names the problem.
+test_bad_options() {
+	local dir=$WORK/bad mnt out rc
+	mnt=$dir/mnt
+	mkdir -p "$mnt"
+	MOUNTS+=("$mnt")
+	out=$(timeout -k 5 30 "$VALORFS" -o bogus mem "$mnt" 2>&1 </dev/null)
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [[ $out == *bogus* ]]; then
+		t_ok "bad options: -o bogus fails naming it"
+	else
+		t_fail "bad options: -o bogus fails naming it" \
+			"exit $rc, output: $(echo "$out" | head -c 300)"
+	fi
+	if mounted "$mnt"; then
+		t_fail "bad options: -o bogus mounts nothing" "$mnt is mounted"
+		umount "$mnt" 2>/dev/null || umount -l "$mnt"
+	else
+		t_ok "bad options: -o bogus mounts nothing"
+	fi
+
+	out=$(timeout -k 5 30 "$VALORFS" mem "$dir/missing" 2>&1 </dev/null)
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+		{ [[ $out == *"$dir/missing"* ]] || [[ $out == *"No such file"* ]]; }; then
+		t_ok "bad options: missing mountpoint gives a clear error"
+	else
+		t_fail "bad options: missing mountpoint gives a clear error" \
+			"exit $rc, output: $(echo "$out" | head -c 300)"
+	fi
+
+	out=$(timeout -k 5 30 "$VALORFS" 2>&1 </dev/null)
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -n "$out" ]; then
+		t_ok "bad options: no arguments prints usage and fails"
+	else
+		t_fail "bad options: no arguments prints usage and fails" "exit $rc, output: ${out:-none}"
+	fi
+}
+
+# ---- main -----------------------------------------------------------------
+
+main() {
+	local e why=
+	if [ "$(id -u)" -ne 0 ]; then
+		why="needs root to mount"
+	elif [ ! -c /dev/fuse ]; then
+		why="no /dev/fuse"
+	fi
+	if [ -n "$why" ]; then
+		t_skip "integration tests" "$why"
+		return
+	fi
+	if [ ! -x "$VALORFS" ]; then
+		t_fail "integration tests" "$VALORFS not built"
+		return
+	fi
+	WORK=$(mktemp -d /tmp/valorfs-it.XXXXXX) || {
+		t_fail "integration tests" "mktemp failed"
+		return
+	}
+	chmod 755 "$WORK"
+	for e in $ENGINES; do
+		test_engine "$e"
+	done
+	test_fuse_uring_fallback
+	test_strace
+	test_sigterm
+	test_ro
+	test_asan
+	test_bad_options
+}
+
+main
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

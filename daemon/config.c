@@ -42,6 +42,8 @@ static const struct vopt_desc vfs_opt_table[] = {
 	{ "direct_io", VOPT_FLAG, OFF(direct_io), .ival = 1 },
 	{ "keep_cache", VOPT_FLAG, OFF(keep_cache), .ival = 1 },
 	{ "no_keep_cache", VOPT_FLAG, OFF(keep_cache), .ival = 0 },
+	{ "cache_dir", VOPT_FLAG, OFF(cache_dir), .ival = 1,
+	  .help = "let the kernel cache directory listings" },
 	{ "attr_timeout", VOPT_DOUBLE, OFF(attr_timeout) },
 	{ "entry_timeout", VOPT_DOUBLE, OFF(entry_timeout) },
 	{ "negative_timeout", VOPT_DOUBLE, OFF(negative_timeout) },

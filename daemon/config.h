@@ -34,6 +34,7 @@ struct vfs_config {
 	int writeback_cache;
 	int direct_io;		/* FOPEN_DIRECT_IO on every open */
 	int keep_cache;		/* FOPEN_KEEP_CACHE on opens */
+	int cache_dir;		/* FOPEN_CACHE_DIR on directory opens */
 	double attr_timeout, entry_timeout, negative_timeout;
 	uint32_t max_write;
 	uint32_t max_readahead;

@@ -84,7 +84,7 @@ static int vmount_direct(const struct vfs_config *cfg, const struct stat *st)
 	ret = -errno;
 	if (ret == -ENODEV) {
 		/* Old kernels without subtypes: type "fuse", "subtype#fsname". */
-		char src[1400];
+		char src[sizeof(cfg->source) + sizeof(cfg->subtype) + 2];
 
 		snprintf(src, sizeof(src), "%s#%s", vmount_subtype(cfg),
 			 vmount_fsname(cfg));
@@ -133,16 +133,23 @@ static int vmount_recv_fd(int sock)
 
 static int vmount_fusermount(const struct vfs_config *cfg)
 {
-	char opts[600], env[32];
-	int sv[2], fd, status;
+	char opts[sizeof(cfg->source) + 256], env[32];
+	int sv[2], fd, status, n;
 	pid_t pid;
 
-	snprintf(opts, sizeof(opts), "fsname=%s,subtype=%s%s%s%s%s%s",
-		 vmount_fsname(cfg), vmount_subtype(cfg),
-		 cfg->allow_other ? ",allow_other" : "",
-		 cfg->default_permissions ? ",default_permissions" : "",
-		 cfg->ro ? ",ro" : "", cfg->noexec ? ",noexec" : "",
-		 cfg->noatime ? ",noatime" : "");
+	n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=%s%s%s%s%s%s",
+		     vmount_fsname(cfg), vmount_subtype(cfg),
+		     cfg->allow_other ? ",allow_other" : "",
+		     cfg->default_permissions ? ",default_permissions" : "",
+		     cfg->ro ? ",ro" : "", cfg->noexec ? ",noexec" : "",
+		     cfg->noatime ? ",noatime" : "");
+	if (n < 0 || (size_t)n >= sizeof(opts))
+		return -ENAMETOOLONG;
+	/* fusermount3 splits its -o at commas: a name must not carry one. */
+	if (strchr(vmount_fsname(cfg), ',')) {
+		vlog_err("fsname '%s' contains a comma", vmount_fsname(cfg));
+		return -EINVAL;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	pid = fork();

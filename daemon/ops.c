@@ -281,7 +281,7 @@ static uint32_t ops_fopen_flags(struct vsession *s, uint32_t bk_flags,
 	uint32_t f = bk_flags;
 
 	if (is_dir)
-		return f;
+		return s->cfg.cache_dir ? f | FOPEN_CACHE_DIR : f;
 	if (s->cfg.direct_io)
 		f |= FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
 	else if (s->cfg.keep_cache)

@@ -20,6 +20,10 @@ const char *vengine_name(int engine)
 	return vfs_engine_names[engine];
 }
 
+static const char *const vfs_splice_names[] = {
+	"off", "read", "write", "both", NULL,
+};
+
 #define OFF(f) offsetof(struct vfs_config, f)
 #define SZ(f) sizeof(((struct vfs_config *)0)->f)
 
@@ -42,6 +46,8 @@ static const struct vopt_desc vfs_opt_table[] = {
 	{ "direct_io", VOPT_FLAG, OFF(direct_io), .ival = 1 },
 	{ "keep_cache", VOPT_FLAG, OFF(keep_cache), .ival = 1 },
 	{ "no_keep_cache", VOPT_FLAG, OFF(keep_cache), .ival = 0 },
+	{ "splice", VOPT_ENUM, OFF(splice), .choices = vfs_splice_names,
+	  .help = "move requests/replies through a pipe (sync, clone)" },
 	{ "cache_dir", VOPT_FLAG, OFF(cache_dir), .ival = 1,
 	  .help = "let the kernel cache directory listings" },
 	{ "attr_timeout", VOPT_DOUBLE, OFF(attr_timeout) },

@@ -18,6 +18,14 @@ enum vengine {
 	VENGINE_FUSE_URING,	/* reserved: kernel FUSE-over-io_uring */
 };
 
+/* splice= choices */
+enum vsplice_mode {
+	VSPLICE_OFF,
+	VSPLICE_READ,		/* requests through a pipe */
+	VSPLICE_WRITE,		/* large replies through a pipe */
+	VSPLICE_BOTH,
+};
+
 #define VCFG_MAX_CPUS 1024
 
 struct vfs_config {
@@ -35,6 +43,7 @@ struct vfs_config {
 	int direct_io;		/* FOPEN_DIRECT_IO on every open */
 	int keep_cache;		/* FOPEN_KEEP_CACHE on opens */
 	int cache_dir;		/* FOPEN_CACHE_DIR on directory opens */
+	int splice;		/* enum vsplice_mode */
 	double attr_timeout, entry_timeout, negative_timeout;
 	uint32_t max_write;
 	uint32_t max_readahead;

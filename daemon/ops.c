@@ -1133,6 +1133,11 @@ static uint64_t vsession_wanted_flags(const struct vsession *s)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (s->want_fuse_uring)
 		f |= FUSE_OVER_IO_URING;
+	/* Informational for the kernel, but say what we do. */
+	if (s->cfg.splice == VSPLICE_READ || s->cfg.splice == VSPLICE_BOTH)
+		f |= FUSE_SPLICE_READ;
+	if (s->cfg.splice == VSPLICE_WRITE || s->cfg.splice == VSPLICE_BOTH)
+		f |= FUSE_SPLICE_WRITE | FUSE_SPLICE_MOVE;
 	return f;
 }
 

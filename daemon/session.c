@@ -67,6 +67,7 @@ int vworker_init(struct vworker *w, struct vsession *s, int id, int cpu,
 	w->eops = eops;
 	w->bufsize = bufsize;
 	w->resume_post.fn = vworker_resume_post;
+	w->splice.pipe[0] = w->splice.pipe[1] = -1;
 	pthread_mutex_init(&w->pool_lock, NULL);
 
 	if (cpu >= 0 && numa_available() >= 0)
@@ -140,6 +141,11 @@ void vworker_release(struct vworker *w)
 	w->mem = NULL;
 	free(w->reqs);
 	w->reqs = NULL;
+	if (w->splice.n_read || w->splice.n_write || w->splice.n_fallback)
+		vlog_info("worker %d: splice: %lu requests in, %lu replies out, "
+			  "%lu fell back to writev", w->id, w->splice.n_read,
+			  w->splice.n_write, w->splice.n_fallback);
+	vsplice_release(&w->splice);
 	if (w->own_fd && w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
@@ -257,6 +263,18 @@ int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 			 "built yet)", cfg->source);
 		return -EINVAL;
 	}
+	if (cfg->splice == VSPLICE_READ || cfg->splice == VSPLICE_BOTH) {
+		/* A spliced request must fit a pipe: 80 + max_write bytes in
+		 * whole pages, and pipes are capped at pipe-max-size. */
+		size_t cap = vsplice_pipe_max() - 4096;
+
+		if (s->cfg.max_write > cap) {
+			vlog_info("splice=read: max_write lowered from %u to %zu "
+				  "(pipe-max-size)", s->cfg.max_write, cap);
+			s->cfg.max_write = (uint32_t)cap;
+		}
+	}
+	cfg = &s->cfg;
 	/* A fuse-uring payload must hold max(8192, max_write). */
 	s->bufsize = (size_t)(cfg->max_write > 8192 ? cfg->max_write : 8192) +
 		     4096;

@@ -31,6 +31,7 @@
 #include "proto/fuse_abi.h"
 #include "proto/fuse_decode.h"
 #include "ring/loop.h"
+#include "ring/splice.h"
 
 struct vsession;
 struct vworker;
@@ -126,6 +127,9 @@ struct vworker {
 	struct vreq *free_list;
 	unsigned nfree;
 	int paused;		/* fd watch removed because the pool is empty */
+
+	/* fd engines with -o splice=: the worker's pipe. */
+	struct vsplice splice;
 
 	/* Engine-private state, freed by eng_priv_free at release. */
 	void *eng_priv;

@@ -29,6 +29,14 @@ static int vengine_fd_send(struct vworker *w, struct vreq *r,
 {
 	ssize_t n;
 
+	/* The pipe is the owner's: a reply from another thread uses writev. */
+	if (w->splice.write_ok && pthread_equal(pthread_self(), w->thread)) {
+		int ret = vsplice_send(&w->splice, w->fd, iov, iovcnt);
+
+		if (ret != -EAGAIN)
+			return ret;
+	}
+
 	do {
 		n = writev(w->fd, iov, iovcnt);
 	} while (n < 0 && errno == EINTR);
@@ -53,7 +61,18 @@ static void vengine_fd_readable(struct vloop_watch *wt, uint32_t revents)
 
 		if (!r)
 			break;	/* paused until a request comes back */
-		n = read(w->fd, r->buf, w->bufsize);
+		if (w->splice.read_ok) {
+			n = vsplice_read_req(&w->splice, w->fd, r->buf,
+					     w->bufsize);
+			if (n == -EAGAIN && !w->splice.read_ok)
+				n = read(w->fd, r->buf, w->bufsize);
+			else if (n < 0) {
+				errno = (int)-n;
+				n = -1;
+			}
+		} else {
+			n = read(w->fd, r->buf, w->bufsize);
+		}
 		if (n < 0) {
 			int err = errno;
 
@@ -82,6 +101,15 @@ static void vengine_fd_readable(struct vloop_watch *wt, uint32_t revents)
 
 static int vengine_fd_watch(struct vworker *w)
 {
+	int mode = w->s->cfg.splice;
+	int ret = vsplice_init(&w->splice, mode == VSPLICE_READ ||
+				       mode == VSPLICE_BOTH,
+			       mode == VSPLICE_WRITE || mode == VSPLICE_BOTH,
+			       w->bufsize);
+
+	if (ret)
+		vlog_warn("worker %d: splice off: %s", w->id, strerror(-ret));
+
 	w->watch.fd = w->fd;
 	w->watch.events = POLLIN;
 	w->watch.cb = vengine_fd_readable;

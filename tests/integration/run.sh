@@ -325,6 +325,33 @@ test_engine() {
 	fi
 }
 
+# splice=both: requests come through a pipe, large replies leave through
+# one; the data must come out the same as with read/writev.
+test_splice() {
+	local dir=$WORK/splice mnt pid n
+	mnt=$dir/mnt
+	mkdir -p "$dir"
+	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" \
+		"engine=clone,splice=both"; then
+		t_fail "splice: mount" "did not mount"
+		return
+	fi
+	pid=$DPID
+	run_prog "splice: cp -a /usr/include" "$dir/cp.log" \
+		cp -a /usr/include "$mnt/include" &&
+		run_prog "splice: diff -r /usr/include" "$dir/diff.log" \
+			diff -r --no-dereference /usr/include "$mnt/include"
+	# shellcheck disable=SC2086
+	run_prog "splice: datacheck" "$dir/datacheck.log" \
+		"$TESTS/datacheck" -n 5000 "$mnt"
+	stop_daemon "splice" "$mnt" "$pid"
+	n=$(sed -n 's/.*splice: \([0-9]*\) requests in, \([0-9]*\) replies out.*/\1 \2/p' \
+		"$dir/daemon.log" | awk '{ i += $1; o += $2 } END { print i + 0, o + 0 }')
+	t_result "splice: requests and replies went through the pipe" \
+		"$([ "${n% *}" -gt 0 ] && [ "${n#* }" -gt 0 ]; echo $?)" \
+		"requests in, replies out: $n"
+}
+
 # A REGISTER the kernel refuses puts the connection back on /dev/fuse; the
 # daemon must notice and carry on with the uring engine.
 test_fuse_uring_fallback() {
@@ -580,6 +607,7 @@ main() {
 		test_engine "$e"
 	done
 	test_fuse_uring_fallback
+	test_splice
 	test_strace
 	test_sigterm
 	test_ro

@@ -233,6 +233,28 @@ void vworker_conn_gone(struct vworker *w, int err)
 /* ------------------------------------------------------------------ */
 /* Session                                                             */
 
+static void vsession_sync_done(struct bcall *c)
+{
+	(void)c;
+}
+
+/*
+ * A user's own mount of a fresh file system: its root belongs to that user,
+ * as with any file system a user creates. mem completes inline.
+ */
+static void vsession_root_owner(struct vsession *s, uint32_t uid, uint32_t gid)
+{
+	struct vctx root = { .uid = 0, .gid = 0 };
+	struct vsetattr sa = { .valid = VSET_UID | VSET_GID, .uid = uid,
+			       .gid = gid };
+	struct bcall c = { .done = vsession_sync_done };
+
+	s->bk->ops->setattr(s->bk, &root, FUSE_ROOT_ID, &sa, &c);
+	if (c.err)
+		vlog_warn("cannot give the root to uid %u: %s", uid,
+			  strerror(-c.err));
+}
+
 int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 {
 	pthread_mutexattr_t ma;
@@ -257,6 +279,8 @@ int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 		s->bk = mem_backend_new((uint64_t)cfg->mem_size_mb << 20);
 		if (!s->bk)
 			return -ENOMEM;
+		if (getuid() != 0)
+			vsession_root_owner(s, getuid(), getgid());
 	} else {
 		vlog_err("source '%s': only 'mem' is supported by this build "
 			 "(the cluster backend needs a mgmtd URL and is not "
@@ -305,6 +329,11 @@ void vsession_release(struct vsession *s)
 	}
 	free(s->workers);
 	s->workers = NULL;
+	/* A failure after mounting (pidfile, workers) must not leave a dead
+	 * mount behind. */
+	if (s->mounted && !s->conn_gone)
+		vmount_unmount(&s->cfg, s->used_fusermount);
+	s->mounted = 0;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -608,5 +637,6 @@ out:
 		vlog_err("session ended with an error: %s", strerror(-ret));
 	if (s->mounted && !s->conn_gone)
 		vmount_unmount(&s->cfg, s->used_fusermount);
+	s->mounted = 0;
 	return ret ? 1 : 0;
 }

@@ -112,9 +112,20 @@ uring_restore() {
 	fi
 }
 
+# Debian's /dev/fuse is 0666; some sandboxes make it 0600. The non-root test
+# opens it up for its duration and puts the mode back.
+FUSE_MODE_SAVED=
+fuse_mode_restore() {
+	if [ -n "$FUSE_MODE_SAVED" ]; then
+		chmod "$FUSE_MODE_SAVED" /dev/fuse 2>/dev/null
+		FUSE_MODE_SAVED=
+	fi
+}
+
 cleanup() {
 	local m p
 	uring_restore
+	fuse_mode_restore
 	for m in "${MOUNTS[@]}"; do
 		if mounted "$m"; then
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
@@ -350,6 +361,76 @@ test_splice() {
 	t_result "splice: requests and replies went through the pipe" \
 		"$([ "${n% *}" -gt 0 ] && [ "${n#* }" -gt 0 ]; echo $?)" \
 		"requests in, replies out: $n"
+}
+
+# A user mounts with fusermount3 (fd passing), owns the root of the mount,
+# and `fusermount3 -u` ends the daemon.
+test_nonroot() {
+	local dir=$WORK/nonroot mnt pid out i
+	mnt=$dir/mnt
+	if ! command -v fusermount3 >/dev/null || ! command -v setpriv >/dev/null; then
+		t_skip "non-root mount" "fusermount3 or setpriv missing"
+		return
+	fi
+	mkdir -p "$mnt" "$dir/run"
+	chown 65534:65534 "$mnt" "$dir/run"
+	if [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+		FUSE_MODE_SAVED=$(stat -c %a /dev/fuse)
+		chmod 666 /dev/fuse
+	fi
+	MOUNTS+=("$mnt")
+	(cd /tmp && timeout -k 5 60 setpriv --reuid=65534 --regid=65534 \
+		--clear-groups env HOME=/tmp "$VALORFS" \
+		-o "engine=clone,pidfile=$dir/run/pid" mem "$mnt" \
+		</dev/null >"$dir/daemon.log" 2>&1)
+	i=$?
+	fuse_mode_restore
+	pid=$(daemon_pid "$dir/run/pid")
+	[ -n "$pid" ] && PIDS+=("$pid")
+	if [ $i -ne 0 ] || ! mounted "$mnt"; then
+		t_fail "non-root: mount through fusermount3" "exit $i"
+		show_log "$dir/daemon.log"
+		return
+	fi
+	t_ok "non-root: mount through fusermount3"
+	out=$(findmnt -rn -o OPTIONS "$mnt")
+	t_result "non-root: mounted with the user's ids" \
+		"$(case $out in *user_id=65534*) echo 0;; *) echo 1;; esac)" "options: $out"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c "echo mine >'$mnt/f' && cat '$mnt/f'" 2>&1)
+	t_result "non-root: the user writes in its own mount" \
+		"$([ "$out" = mine ]; echo $?)" "got: $out"
+	setpriv --reuid=65534 --regid=65534 --clear-groups fusermount3 -u "$mnt"
+	if wait_gone "$pid" 10; then
+		t_ok "non-root: fusermount3 -u ends the daemon"
+	else
+		t_fail "non-root: fusermount3 -u ends the daemon" "pid $pid alive"
+	fi
+	out=$(leftover_mounts)
+	t_result "non-root: nothing left mounted" "$([ -z "$out" ]; echo $?)" "$out"
+}
+
+# -d logs every request and its reply, decoded.
+test_debug_log() {
+	local dir=$WORK/debug mnt pid
+	mnt=$dir/mnt
+	mkdir -p "$mnt"
+	MOUNTS+=("$mnt")
+	"$VALORFS" -d -o engine=sync mem "$mnt" >"$dir/daemon.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 50); do mounted "$mnt" && break; sleep 0.1; done
+	echo x >"$mnt/file" 2>/dev/null
+	ls "$mnt" >/dev/null 2>&1
+	umount "$mnt" 2>/dev/null
+	wait_gone "$pid" 10 || kill -TERM "$pid" 2>/dev/null
+	if grep -q 'CREATE .*name="file"' "$dir/daemon.log" &&
+		grep -q 'reply unique=[0-9]* CREATE error=0' "$dir/daemon.log"; then
+		t_ok "-d: requests and replies are logged decoded"
+	else
+		t_fail "-d: requests and replies are logged decoded" \
+			"$(grep -m3 -E 'CREATE|LOOKUP' "$dir/daemon.log")"
+	fi
 }
 
 # A REGISTER the kernel refuses puts the connection back on /dev/fuse; the
@@ -608,6 +689,8 @@ main() {
 	done
 	test_fuse_uring_fallback
 	test_splice
+	test_nonroot
+	test_debug_log
 	test_strace
 	test_sigterm
 	test_ro

@@ -250,6 +250,22 @@ int vengine_uring_start(struct vsession *s);
 int vengine_fuse_uring_start(struct vsession *s);
 /* Start worker @w reading its fd with read(2) on its own thread. */
 int vengine_fd_thread_start(struct vworker *w);
+
+/* ring/engine.c: shared by the threaded engines. */
+/* CPUs from cpus= or the process's affinity mask; count or -errno. */
+int vengine_cpu_list(const struct vfs_config *cfg, int *cpus, int max);
+/* A new O_NONBLOCK /dev/fuse fd joined to @session_fd, or -errno. */
+int vengine_clone_fd(int session_fd);
+/* s->workers: threads= workers (default one per CPU), each on its own
+ * cloned fd with an io_uring loop, pinned round-robin over the CPUs. */
+int vengine_workers_on_clones(struct vsession *s, unsigned loop_flags,
+			      const struct vengine_ops *eops);
+/* First thing in a worker thread: record it and pin it to w->cpu. */
+void vengine_thread_enter(struct vworker *w);
+/* Start @fn(@w) on a new thread with every signal blocked. 0 or -errno. */
+int vengine_spawn(struct vworker *w, void *(*fn)(void *));
+/* "0,1,..." of the workers' CPUs, for the start-up log. */
+void vengine_cpus_string(const struct vsession *s, char *out, size_t cap);
 void vengine_uring_stop(struct vsession *s);
 /* 0 if this process may create an io_uring with @flags, else -errno. */
 int vengine_uring_probe(unsigned flags);

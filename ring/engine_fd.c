@@ -134,37 +134,12 @@ int vengine_sync_run(struct vsession *s)
 /* ------------------------------------------------------------------ */
 /* clone                                                               */
 
-static int vengine_clone_fd(int session_fd)
-{
-	uint32_t master = (uint32_t)session_fd;
-	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &master)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static void *vengine_clone_main(void *arg)
 {
 	struct vworker *w = arg;
 	int ret;
 
-	w->thread = pthread_self();	/* before any request compares it */
-	if (w->cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(w->cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
-			vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id,
-				  w->cpu, strerror(errno));
-	}
+	vengine_thread_enter(w);
 	ret = vengine_fd_watch(w);
 	if (ret) {
 		vlog_err("worker %d: %s", w->id, strerror(-ret));
@@ -180,95 +155,25 @@ static void *vengine_clone_main(void *arg)
 
 int vengine_fd_thread_start(struct vworker *w)
 {
-	sigset_t all, old;
-	int ret;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = -pthread_create(&w->thread, NULL, vengine_clone_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret == 0)
-		w->started = 1;
-	return ret;
-}
-
-/* The CPUs to use: from cpus= or the process's affinity mask. */
-static int vengine_cpus(const struct vfs_config *cfg, int *cpus, int max)
-{
-	cpu_set_t set;
-	int n = 0;
-
-	if (cfg->cpus[0])
-		return vopts_parse_cpulist(cfg->cpus, cpus, max);
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return -errno;
-	for (int c = 0; c < CPU_SETSIZE && n < max; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[n++] = c;
-	return n;
+	return vengine_spawn(w, vengine_clone_main);
 }
 
 int vengine_clone_start(struct vsession *s)
 {
-	static int cpus[VCFG_MAX_CPUS];
-	sigset_t all, old;
-	int ncpus, ret = 0;
-	unsigned n;
+	char cpus[256];
+	int ret;
 
-	ncpus = vengine_cpus(&s->cfg, cpus, VCFG_MAX_CPUS);
-	if (ncpus <= 0) {
-		vlog_err("no usable CPUs in '%s'", s->cfg.cpus);
-		return -EINVAL;
-	}
-	n = s->cfg.threads ? s->cfg.threads : (unsigned)ncpus;
-	s->workers = calloc(n, sizeof(*s->workers));
-	if (!s->workers)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		int fd = vengine_clone_fd(s->fd);
-		int own = 1;
-
-		if (fd < 0) {
-			vlog_warn("FUSE_DEV_IOC_CLONE failed (%s); workers share "
-				  "one fd", strerror(-fd));
-			fd = s->fd;
-			own = 0;
-		}
-		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
-				   fd, own, VLOOP_URING, 0, &vengine_fd_ops);
-		s->nworkers = i + 1;
-		if (ret)
-			return ret;
-	}
-	/* Workers inherit a mask with every signal blocked: the main
-	 * thread's signalfd gets them all. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 0; i < n; i++) {
-		struct vworker *w = &s->workers[i];
-
-		ret = -pthread_create(&w->thread, NULL, vengine_clone_main, w);
-		if (ret)
-			break;
-		w->started = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = vengine_workers_on_clones(s, 0, &vengine_fd_ops);
+	for (unsigned i = 0; !ret && i < s->nworkers; i++)
+		ret = vengine_fd_thread_start(&s->workers[i]);
 	if (ret)
 		return ret;
-	{
-		char list[256];
-		size_t len = 0;
-
-		list[0] = '\0';
-		for (unsigned i = 0; i < n && len < sizeof(list); i++)
-			len += snprintf(list + len, sizeof(list) - len, "%s%d",
-					i ? "," : "", s->workers[i].cpu);
-		vlog_info("engine clone: %u workers on CPUs %s, %s loop, "
-			  "queue depth %u", n, list,
-			  vloop_backend_of(s->workers[0].loop) == VLOOP_URING ?
-				  "io_uring" : "poll",
-			  s->cfg.queue_depth);
-	}
+	vengine_cpus_string(s, cpus, sizeof(cpus));
+	vlog_info("engine clone: %u workers on CPUs %s, %s loop, queue depth %u",
+		  s->nworkers, cpus,
+		  vloop_backend_of(s->workers[0].loop) == VLOOP_URING ?
+			  "io_uring" : "poll",
+		  s->cfg.queue_depth);
 	return 0;
 }
 

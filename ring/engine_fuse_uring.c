@@ -230,15 +230,9 @@ static void vfur_completion(struct vloop_op *op, int res, uint32_t flags)
 static void *vfur_main(void *arg)
 {
 	struct vworker *w = arg;
-	cpu_set_t set;
 	int ret;
 
-	w->thread = pthread_self();
-	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		vlog_warn("queue %d: cannot pin to CPU %d: %s", w->id, w->cpu,
-			  strerror(errno));
+	vengine_thread_enter(w);
 	for (unsigned i = 0; i < w->nreqs; i++) {
 		w->reqs[i].op.cb = vfur_completion;
 		w->reqs[i].post.fn = vfur_post;
@@ -306,7 +300,6 @@ static int vfur_worker_setup(struct vworker *w, unsigned qid)
 int vengine_fuse_uring_start(struct vsession *s)
 {
 	unsigned nq = (unsigned)get_nprocs_conf();
-	sigset_t all, old;
 	int ret = 0;
 
 	/* Every possible CPU needs a queue, or requests from it hang. */
@@ -333,17 +326,8 @@ int vengine_fuse_uring_start(struct vsession *s)
 	if (ret)
 		return ret;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned q = 0; q < nq; q++) {
-		struct vworker *w = &s->workers[q];
-
-		ret = -pthread_create(&w->thread, NULL, vfur_main, w);
-		if (ret)
-			break;
-		w->started = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (unsigned q = 0; !ret && q < nq; q++)
+		ret = vengine_spawn(&s->workers[q], vfur_main);
 	if (!ret)
 		ret = vengine_fd_thread_start(&s->workers[nq]);
 	if (ret)

@@ -186,16 +186,7 @@ static void *vuring_main(void *arg)
 	struct vworker *w = arg;
 	int ret;
 
-	w->thread = pthread_self();	/* before any completion compares it */
-	if (w->cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(w->cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
-			vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id,
-				  w->cpu, strerror(errno));
-	}
+	vengine_thread_enter(w);
 	for (unsigned i = 0; i < w->nreqs; i++) {
 		w->reqs[i].op.cb = vuring_completion;
 		w->reqs[i].post.fn = vuring_post_rearm;
@@ -210,68 +201,20 @@ static void *vuring_main(void *arg)
 
 int vengine_uring_start(struct vsession *s)
 {
-	static int cpus[VCFG_MAX_CPUS];
-	sigset_t all, old;
-	int ncpus, ret = 0;
-	unsigned n;
+	char cpus[256];
+	int ret;
 
-	if (s->cfg.cpus[0])
-		ncpus = vopts_parse_cpulist(s->cfg.cpus, cpus, VCFG_MAX_CPUS);
-	else {
-		cpu_set_t set;
-
-		ncpus = 0;
-		if (sched_getaffinity(0, sizeof(set), &set) == 0)
-			for (int c = 0; c < CPU_SETSIZE && ncpus < VCFG_MAX_CPUS; c++)
-				if (CPU_ISSET(c, &set))
-					cpus[ncpus++] = c;
-	}
-	if (ncpus <= 0) {
-		vlog_err("no usable CPUs in '%s'", s->cfg.cpus);
-		return -EINVAL;
-	}
-	n = s->cfg.threads ? s->cfg.threads : (unsigned)ncpus;
-	s->workers = calloc(n, sizeof(*s->workers));
-	if (!s->workers)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t master = (uint32_t)s->fd;
-		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-		int own = 1;
-
-		if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_CLONE, &master)) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0) {
-			vlog_warn("FUSE_DEV_IOC_CLONE failed; workers share one fd");
-			fd = s->fd;
-			own = 0;
-		}
-		ret = vworker_init(&s->workers[i], s, (int)i, cpus[i % ncpus],
-				   fd, own, VLOOP_URING, 0, &vengine_uring_ops);
-		s->nworkers = i + 1;
-		if (ret)
-			return ret;
+	ret = vengine_workers_on_clones(s, 0, &vengine_uring_ops);
+	for (unsigned i = 0; !ret && i < s->nworkers; i++)
 		if (vloop_backend_of(s->workers[i].loop) != VLOOP_URING)
-			return -EOPNOTSUPP;
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 0; i < n; i++) {
-		struct vworker *w = &s->workers[i];
-
-		ret = -pthread_create(&w->thread, NULL, vuring_main, w);
-		if (ret)
-			break;
-		w->started = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+			ret = -EOPNOTSUPP;
+	for (unsigned i = 0; !ret && i < s->nworkers; i++)
+		ret = vengine_spawn(&s->workers[i], vuring_main);
 	if (ret)
 		return ret;
-	vlog_info("engine uring: %u workers, %u READs in flight each on "
-		  "cloned fds, CPUs %s", n, s->cfg.queue_depth,
-		  s->cfg.cpus[0] ? s->cfg.cpus : "all");
+	vengine_cpus_string(s, cpus, sizeof(cpus));
+	vlog_info("engine uring: %u workers on CPUs %s, %u READs in flight "
+		  "each on cloned fds", s->nworkers, cpus, s->cfg.queue_depth);
 	return 0;
 }
 

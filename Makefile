@@ -15,7 +15,8 @@ SAN ?=
 WERROR ?= $(if $(CI),-Werror,)
 
 DEPS_DEB := build-essential pkg-config liburing-dev libnuma-dev libcmocka-dev \
-	systemtap-sdt-dev fio fuse3 strace clang gnuplot-nox
+	systemtap-sdt-dev libsodium-dev liblmdb-dev fio fuse3 strace clang \
+	gnuplot-nox
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra \
 	-Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -26,10 +27,11 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS := -luring -lnuma -lpthread
+LDLIBS := -luring -lnuma -lsodium -llmdb -lpthread
 
-LIB_SRC := $(wildcard common/*.c proto/*.c ring/*.c) \
-	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# Every module's .c goes into libvalor.a except the programs' main.c files.
+LIB_SRC := $(filter-out %/main.c,$(wildcard common/*.c proto/*.c ring/*.c \
+	rdma/*.c daemon/*.c mgmtd/*.c meta/*.c storage/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

@@ -60,6 +60,8 @@ static const struct vopt_desc vfs_opt_table[] = {
 	{ "congestion_threshold", VOPT_UINT, OFF(congestion_threshold), 1,
 	  65535 },
 	{ "queue_depth", VOPT_UINT, OFF(queue_depth), 1, 4096 },
+	{ "uring_reads", VOPT_UINT, OFF(uring_reads), 1, 4096,
+	  .help = "uring engine: READs kept queued per worker" },
 	{ "mem_size", VOPT_UINT, OFF(mem_size_mb), 1, 1u << 30,
 	  .help = "mem backend capacity in MiB" },
 	{ "fsname", VOPT_STR, OFF(fsname), 0, SZ(fsname) },
@@ -99,6 +101,7 @@ void vfs_config_defaults(struct vfs_config *cfg)
 	cfg->max_background = 64;
 	cfg->congestion_threshold = 48;
 	cfg->queue_depth = 16;
+	cfg->uring_reads = 1;
 	cfg->nosuid = 1;
 	cfg->nodev = 1;
 }

@@ -11,7 +11,7 @@
 
 /* Engines, in the order of the "engine=" choices. */
 enum vengine {
-	VENGINE_AUTO,		/* uring where io_uring works, else clone */
+	VENGINE_AUTO,		/* fuse-uring where offered, else clone */
 	VENGINE_SYNC,		/* one thread, poll + read(2)/writev(2) */
 	VENGINE_CLONE,		/* a worker per CPU, each on a cloned fd */
 	VENGINE_URING,		/* io_uring READs queued on cloned fds */
@@ -50,6 +50,7 @@ struct vfs_config {
 	uint32_t max_background;
 	uint32_t congestion_threshold;
 	uint32_t queue_depth;	/* requests a worker holds at once */
+	uint32_t uring_reads;	/* uring: READs kept queued per worker */
 	uint32_t mem_size_mb;	/* mem backend capacity, 0 = half of RAM */
 	char fsname[256];
 	char subtype[64];

@@ -138,10 +138,15 @@ struct vworker {
 	/* io_uring ops of this worker the kernel still holds (owner thread
 	 * only); vworker_drain() waits for it to reach zero. */
 	unsigned inflight;
+	/* uring engine, owner thread only: READs queued, and request slots
+	 * waiting for their turn to read (linked through vreq.next). */
+	unsigned reads_armed;
+	struct vreq *idle;
 
 	/* Counters, only written by this worker's thread. */
 	uint64_t n_requests;
 	uint64_t n_batches;
+	uint64_t n_eagain;	/* uring: READs that found nothing to read */
 };
 
 struct vsession {

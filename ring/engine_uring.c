@@ -7,6 +7,13 @@
  * a request slot cycles READ -> dispatch -> WRITEV -> READ without touching
  * the pool.
  *
+ * Only uring_reads slots (default 1) keep a READ queued: every READ parked on
+ * the fd is a poll waiter, and the kernel wakes them all for each request,
+ * so many parked READs cost one wake-up and one failed retry each per
+ * request. The other slots wait on the worker's idle list; when a READ
+ * completes another slot takes its place at once, so the worker still holds
+ * up to queue_depth requests in flight.
+ *
  * Replies that complete on another thread (a lock granted by another worker)
  * cannot use this worker's ring (one submitter per ring): they are written
  * with writev(2) and the slot is handed back through vloop_post.
@@ -35,9 +42,11 @@ enum vuring_state {
 	VURING_READ,		/* READ queued on the fd */
 	VURING_BUSY,		/* dispatched: a handler or backend owns it */
 	VURING_WRITE,		/* WRITEV of its reply queued */
+	VURING_READ_PENDING,	/* READ to be queued when an SQE is free */
 };
 
 static void vuring_arm_read(struct vreq *r);
+static void vuring_top_up(struct vworker *w);
 
 static inline struct vreq *vuring_req(struct vloop_op *op)
 {
@@ -58,6 +67,7 @@ static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
 	switch (r->eng_state) {
 	case VURING_POLL:
 		r->eng_state = VURING_IDLE;
+		w->reads_armed--;	/* a waiting reader counts as armed */
 		if (res < 0 && res != -EINTR && res != -EAGAIN) {
 			if (res != -ECANCELED)
 				vworker_conn_gone(w, res);
@@ -67,10 +77,12 @@ static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
 		return;
 	case VURING_READ:
 		r->eng_state = VURING_IDLE;
+		w->reads_armed--;
 		if (res > 0) {
 			r->len = (size_t)res;
 			r->eng_state = VURING_BUSY;
 			w->n_requests++;
+			vuring_top_up(w);	/* another slot reads meanwhile */
 			vreq_dispatch(r);
 			return;
 		}
@@ -79,10 +91,12 @@ static void vuring_completion(struct vloop_op *op, int res, uint32_t flags)
 			if (res == -EAGAIN) {
 				struct io_uring_sqe *sqe = vloop_sqe_get(w->loop);
 
+				w->n_eagain++;
 				if (sqe) {
 					io_uring_prep_poll_add(sqe, w->fd, POLLIN);
 					vloop_sqe_set_op(sqe, &r->op);
 					w->inflight++;
+					w->reads_armed++;
 					r->eng_state = VURING_POLL;
 					return;
 				}
@@ -119,13 +133,41 @@ static void vuring_arm_read(struct vreq *r)
 	sqe = vloop_sqe_get(w->loop);
 	if (!sqe) {
 		/* Submission queue stuck: retry from the next iteration. */
+		r->eng_state = VURING_READ_PENDING;
 		vloop_post(w->loop, &r->post);
 		return;
 	}
 	io_uring_prep_read(sqe, w->fd, r->buf, (unsigned)w->bufsize, 0);
 	vloop_sqe_set_op(sqe, &r->op);
 	w->inflight++;
+	w->reads_armed++;
 	r->eng_state = VURING_READ;
+}
+
+/* Owner thread: keep uring_reads READs queued, from the idle slots. */
+static void vuring_top_up(struct vworker *w)
+{
+	while (w->reads_armed < w->s->cfg.uring_reads && w->idle) {
+		struct vreq *r = w->idle;
+
+		w->idle = r->next;
+		r->next = NULL;
+		vuring_arm_read(r);
+		if (r->eng_state != VURING_READ)
+			break;	/* no SQE now: it was posted for later */
+	}
+}
+
+/* Owner thread: a finished slot reads again, or waits idle. */
+static void vuring_slot_free(struct vworker *w, struct vreq *r)
+{
+	r->eng_state = VURING_IDLE;
+	if (w->reads_armed < w->s->cfg.uring_reads) {
+		vuring_arm_read(r);
+	} else {
+		r->next = w->idle;
+		w->idle = r;
+	}
 }
 
 static void vuring_post_rearm(struct vloop_post *p)
@@ -133,7 +175,10 @@ static void vuring_post_rearm(struct vloop_post *p)
 	struct vreq *r = (struct vreq *)((char *)p -
 			 offsetof(struct vreq, post));
 
-	vuring_arm_read(r);
+	if (r->eng_state == VURING_READ_PENDING)
+		vuring_arm_read(r);	/* an SQE was missing earlier */
+	else
+		vuring_slot_free(r->w, r);
 }
 
 static int vuring_send(struct vworker *w, struct vreq *r,
@@ -155,12 +200,12 @@ static int vuring_send(struct vworker *w, struct vreq *r,
 	return n < 0 ? -errno : 0;
 }
 
-/* A finished request: re-arm its READ, on the owner's thread. */
+/* A finished request: its slot reads again or waits, on the owner. */
 static void vuring_release(struct vworker *w, struct vreq *r)
 {
 	r->eng_state = VURING_IDLE;
 	if (vuring_on_owner(w))
-		vuring_arm_read(r);
+		vuring_slot_free(w, r);
 	else
 		vloop_post(w->loop, &r->post);
 }
@@ -190,7 +235,7 @@ static void *vuring_main(void *arg)
 	for (unsigned i = 0; i < w->nreqs; i++) {
 		w->reqs[i].op.cb = vuring_completion;
 		w->reqs[i].post.fn = vuring_post_rearm;
-		vuring_arm_read(&w->reqs[i]);
+		vuring_slot_free(w, &w->reqs[i]);
 	}
 	ret = vloop_run(w->loop);
 	if (ret)

@@ -67,6 +67,8 @@ static const struct vopt_desc vfs_opt_table[] = {
 	{ "fsname", VOPT_STR, OFF(fsname), 0, SZ(fsname) },
 	{ "subtype", VOPT_STR, OFF(subtype), 0, SZ(subtype) },
 	{ "pidfile", VOPT_STR, OFF(pidfile), 0, SZ(pidfile) },
+	{ "ctl_socket", VOPT_STR, OFF(ctl_socket), 0, SZ(ctl_socket),
+	  .help = "control socket for valorctl stats" },
 	{ "nosuid", VOPT_FLAG, OFF(nosuid), .ival = 1 },
 	{ "suid", VOPT_FLAG, OFF(nosuid), .ival = 0 },
 	{ "nodev", VOPT_FLAG, OFF(nodev), .ival = 1 },

@@ -55,6 +55,7 @@ struct vfs_config {
 	char fsname[256];
 	char subtype[64];
 	char pidfile[PATH_MAX];
+	char ctl_socket[108];	/* "" = /run/valorfs/PID.sock (or per user) */
 	/* generic mount flags */
 	int nosuid, nodev, noexec, noatime, sync, dirsync;
 };

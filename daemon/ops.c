@@ -44,6 +44,10 @@ static inline struct backend *vreq_bk(struct vreq *r)
 void vreq_release(struct vreq *r)
 {
 	struct vsession *s = vreq_s(r);
+	uint32_t op = r->in.opcode <= FUSE_OPCODE_MAX ? r->in.opcode : 0;
+
+	vstats_op_add(&r->w->ops[op], vloop_now_ns() - r->t_start_ns,
+		      r->reply_err);
 
 	if (r->pending) {
 		struct vreq **pp;
@@ -75,6 +79,7 @@ static void vreq_send(struct vreq *r, int err, const void *arg, size_t arglen,
 		arglen = 0;
 		datalen = 0;
 	}
+	r->reply_err = err;
 	if (fuse_out_header_fill(h, r->in.unique, err, arglen + datalen)) {
 		vlog_err("bad reply for %s unique=%" PRIu64 " error=%d",
 			 fuse_opcode_name(r->in.opcode), r->in.unique, err);
@@ -1070,6 +1075,7 @@ void vreq_dispatch(struct vreq *r)
 
 	r->t_start_ns = vloop_now_ns();
 	r->pending = 0;
+	r->reply_err = 0;
 	VPROBE_REQ_ARRIVE(((const struct fuse_in_header *)r->buf)->opcode,
 			  ((const struct fuse_in_header *)r->buf)->unique,
 			  r->len);

@@ -268,6 +268,7 @@ int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 	pthread_mutex_init(&s->pending_lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 
+	s->t_start_ns = vloop_now_ns();
 	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->stop_efd < 0)
 		return -errno;
@@ -613,7 +614,9 @@ int vsession_run(struct vsession *s)
 			ret = vsession_ctl_setup(&ctl, s, s->workers[0].loop);
 		if (!ret) {
 			vlog_info("engine sync: one thread, poll + read/writev");
+			vsession_ctl_socket_open(s, s->workers[0].loop);
 			ret = vengine_sync_run(s);
+			vsession_ctl_socket_close(s);
 		}
 		vsession_ctl_release(&ctl);
 		goto out;
@@ -631,8 +634,11 @@ int vsession_run(struct vsession *s)
 		ret = vengine_uring_start(s);
 	else
 		ret = vengine_clone_start(s);
-	if (ret == 0)
+	if (ret == 0) {
+		vsession_ctl_socket_open(s, ctl_loop);
 		ret = vloop_run(ctl_loop);
+		vsession_ctl_socket_close(s);
+	}
 	/* Stops and joins whatever was started, also after a failed start. */
 	vengine_clone_stop(s);
 out_ctl:

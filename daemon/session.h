@@ -27,6 +27,8 @@
 #include <sys/uio.h>
 
 #include "config.h"
+#include "common/stats.h"
+#include "common/ctlsock.h"
 #include "daemon/backend.h"
 #include "proto/fuse_abi.h"
 #include "proto/fuse_decode.h"
@@ -98,6 +100,7 @@ struct vreq {
 	/* Engine-private per-request state. */
 	struct vloop_op op;
 	struct vloop_post post;
+	int reply_err;		/* what the reply carried, for the stats */
 	int eng_state;
 	uint64_t eng_id;	/* fuse-uring: the entry's commit_id */
 };
@@ -147,6 +150,8 @@ struct vworker {
 	uint64_t n_requests;
 	uint64_t n_batches;
 	uint64_t n_eagain;	/* uring: READs that found nothing to read */
+	/* Per opcode (slot 0: opcodes past the table), any thread adds. */
+	struct vstats_op ops[FUSE_OPCODE_MAX + 1];
 };
 
 struct vsession {
@@ -177,6 +182,10 @@ struct vsession {
 	atomic_int stopping;	/* set once; workers leave their loops */
 	int stop_efd;		/* eventfd the main thread waits on */
 	int exit_status;
+
+	struct vctl *ctl;	/* control socket (valorctl stats) */
+	char ctl_path[108];
+	uint64_t t_start_ns;
 
 	/* Requests parked in the backend that INTERRUPT may cancel. */
 	pthread_mutex_t pending_lock;
@@ -221,6 +230,13 @@ void vworker_req_put(struct vreq *r);
 void vworker_drain(struct vworker *w, int timeout_ms);
 /* Called by engines when the fd reports the connection is gone. */
 void vworker_conn_gone(struct vworker *w, int err);
+
+/* --- stats.c --- */
+
+/* Open the control socket on @loop (the main thread's). Failure is logged
+ * and leaves s->ctl NULL: the file system works without it. */
+void vsession_ctl_socket_open(struct vsession *s, struct vloop *loop);
+void vsession_ctl_socket_close(struct vsession *s);
 
 /* --- ops.c --- */
 

@@ -280,7 +280,7 @@ test_engine() {
 		return
 	fi
 	if ! start_daemon "$mnt" "$dir/pid" "$dir/daemon.log" \
-		"engine=$e,allow_other"; then
+		"engine=$e,allow_other,ctl_socket=$dir/ctl.sock"; then
 		t_fail "$e: mount" "valorfs -o engine=$e did not mount"
 		uring_restore
 		return
@@ -314,6 +314,10 @@ test_engine() {
 	rc=$?
 	[ $rc -eq 0 ] && sed -n 's/^/# /p' "$dir/datacheck.log" | tail -n 1
 
+	out=$("$BUILD/valorctl" stats --socket "$dir/ctl.sock" 2>&1)
+	t_result "$e: valorctl stats shows the engine and op counts" \
+		"$(case $out in *"engine $e"*WRITE*) echo 0;; *) echo 1;; esac)" \
+		"got: $(echo "$out" | head -n 3)"
 	out=$(ls -A "$mnt" 2>&1)
 	t_result "$e: file system empty after the tests" \
 		"$([ -z "$out" ]; echo $?)" "left: $(echo "$out" | tr '\n' ' ' | head -c 300)"

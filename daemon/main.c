@@ -74,10 +74,18 @@ static void valorfs_detach_stdio(void)
 		return;
 	dup2(null, STDIN_FILENO);
 	dup2(null, STDOUT_FILENO);
-	/* Keep a redirected stderr (a log file); a terminal goes away. */
-	if (isatty(STDERR_FILENO)) {
-		dup2(null, STDERR_FILENO);
-		vlog_use_syslog(1);
+	/*
+	 * Keep stderr only when it is a log file. A terminal or a pipe goes:
+	 * a pipe held open by the daemon would keep its reader (make run |
+	 * tail, a script's $(...)) waiting for an end of file forever.
+	 */
+	{
+		struct stat st;
+
+		if (fstat(STDERR_FILENO, &st) || !S_ISREG(st.st_mode)) {
+			dup2(null, STDERR_FILENO);
+			vlog_use_syslog(1);
+		}
 	}
 	close(null);
 }

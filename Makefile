@@ -35,8 +35,12 @@ LIB_SRC := $(filter-out %/main.c,$(wildcard common/*.c proto/*.c ring/*.c \
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Integration programs: tests/integration/NAME.c, or a directory
+# tests/integration/NAME/ with a main.c, built from all its .c files.
 ITEST_SRC := $(wildcard tests/integration/*.c)
-ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/%)
+ITEST_DIRS := $(patsubst %/main.c,%,$(wildcard tests/integration/*/main.c))
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/%) \
+	$(ITEST_DIRS:tests/integration/%=$(B)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -68,6 +72,15 @@ $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libvalor.a
 $(B)/tests/%: $(B)/obj/tests/integration/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lpthread
+
+# One explicit rule per multi-file integration program (wins over the
+# single-file pattern rule above).
+define ITEST_DIR_RULE
+$(B)/tests/$(notdir $(1)): $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_SAN) -o $$@ $$^ -lpthread
+endef
+$(foreach d,$(ITEST_DIRS),$(eval $(call ITEST_DIR_RULE,$(d))))
 
 # libFuzzer targets: clang only, linked against the pure proto/ code.
 $(B)/fuzz/%: tests/fuzz/%.c $(wildcard proto/*.c proto/*.h)

@@ -46,7 +46,7 @@ TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
-PROGS := $(B)/valorfs $(TOOL_BIN)
+PROGS := $(B)/valorfs $(B)/valor-mgmtd $(TOOL_BIN)
 
 .PHONY: all deps test unit integration asan fuzz bench run install clean
 all: $(PROGS) $(UNIT_BIN) $(ITEST_BIN)
@@ -60,6 +60,9 @@ $(B)/libvalor.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/valorfs: $(B)/obj/daemon/main.o $(B)/libvalor.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/valor-mgmtd: $(B)/obj/mgmtd/main.o $(B)/libvalor.a
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/%: $(B)/obj/tools/%.o $(B)/libvalor.a

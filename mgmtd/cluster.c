@@ -1020,8 +1020,12 @@ void mgmtd_routing(const struct mgmtd_cluster *cl, uint64_t since_version,
 		w->id = ch->id;
 		w->version = ch->version;
 		w->ntargets = ch->nmembers;
-		for (uint32_t j = 0; j < ch->nmembers; j++)
+		/* The exact per-chain states, which the summary above is not
+		 * when a target is in several chains. */
+		for (uint32_t j = 0; j < ch->nmembers; j++) {
 			w->target_ids[j] = ch->members[j].target_id;
+			w->states[j] = (uint8_t)ch->members[j].state;
+		}
 	}
 	out->nchains = cl->nchains;
 	out->table.version = cl->table_version;

@@ -142,6 +142,12 @@ static const char *const wire_msg_public_names[] = {
 	[WIRE_PUBLIC_OFFLINE] = "offline",
 };
 
+static const char *const wire_msg_node_names[] = {
+	[WIRE_NODE_PENDING] = "pending",
+	[WIRE_NODE_ALIVE] = "alive",
+	[WIRE_NODE_FAILED] = "failed",
+};
+
 #define WIRE_MSG_NAME(table, v)                                                \
 	((v) < sizeof(table) / sizeof(table[0]) && table[v] ? table[v]         \
 							    : "unknown")
@@ -161,6 +167,11 @@ const char *wire_public_state_name(uint32_t state)
 	return WIRE_MSG_NAME(wire_msg_public_names, state);
 }
 
+const char *wire_node_state_name(uint32_t state)
+{
+	return WIRE_MSG_NAME(wire_msg_node_names, state);
+}
+
 /* ---- shared field helpers ---- */
 
 /* Valid enum ranges, inclusive. */
@@ -168,6 +179,7 @@ const char *wire_public_state_name(uint32_t state)
 #define WIRE_MSG_ROLE_LAST WIRE_ROLE_CLIENT
 #define WIRE_MSG_LOCAL_LAST WIRE_LOCAL_OFFLINE
 #define WIRE_MSG_PUBLIC_LAST WIRE_PUBLIC_OFFLINE
+#define WIRE_MSG_NODE_LAST WIRE_NODE_FAILED
 
 /* An enum in [min, last] as one byte; -EINVAL outside. */
 static void wire_msg_put_enum(struct wire_w *w, uint32_t v, uint32_t min,
@@ -244,109 +256,6 @@ static int wire_msg_w_end(const struct wire_w *w, size_t *len)
 		return w->err;
 	*len = w->len;
 	return 0;
-}
-
-/* ---- authentication ---- */
-
-static void wire_msg_put_auth_hello(struct wire_w *w,
-				    const struct wire_auth_hello *m)
-{
-	wire_put_u32(w, m->version);
-	wire_put_bytes(w, m->nonce, sizeof(m->nonce));
-}
-
-static void wire_msg_get_auth_hello(struct wire_r *r, struct wire_auth_hello *m)
-{
-	m->version = wire_get_u32(r);
-	wire_get_copy(r, m->nonce, sizeof(m->nonce));
-}
-
-static void wire_msg_put_auth_proof(struct wire_w *w,
-				    const struct wire_auth_proof *m)
-{
-	wire_msg_put_enum(w, m->role, WIRE_MSG_ROLE_FIRST, WIRE_MSG_ROLE_LAST);
-	wire_put_u32(w, m->node_id);
-	wire_put_bytes(w, m->nonce, sizeof(m->nonce));
-	wire_put_bytes(w, m->mac, sizeof(m->mac));
-}
-
-static void wire_msg_get_auth_proof(struct wire_r *r, struct wire_auth_proof *m)
-{
-	m->role = wire_msg_get_enum(r, WIRE_MSG_ROLE_FIRST, WIRE_MSG_ROLE_LAST);
-	m->node_id = wire_get_u32(r);
-	wire_get_copy(r, m->nonce, sizeof(m->nonce));
-	wire_get_copy(r, m->mac, sizeof(m->mac));
-}
-
-static void wire_msg_put_auth_ack(struct wire_w *w,
-				  const struct wire_auth_ack *m)
-{
-	wire_put_bytes(w, m->mac, sizeof(m->mac));
-}
-
-static void wire_msg_get_auth_ack(struct wire_r *r, struct wire_auth_ack *m)
-{
-	wire_get_copy(r, m->mac, sizeof(m->mac));
-}
-
-int wire_auth_hello_encode(const struct wire_auth_hello *m, uint8_t *buf,
-			   size_t cap, size_t *len)
-{
-	struct wire_w w;
-
-	wire_w_init(&w, buf, cap);
-	wire_msg_put_auth_hello(&w, m);
-	return wire_msg_w_end(&w, len);
-}
-
-int wire_auth_hello_decode(const uint8_t *buf, size_t len,
-			   struct wire_auth_hello *out)
-{
-	struct wire_r r;
-
-	wire_r_init(&r, buf, len);
-	wire_msg_get_auth_hello(&r, out);
-	return wire_r_finish(&r);
-}
-
-int wire_auth_proof_encode(const struct wire_auth_proof *m, uint8_t *buf,
-			   size_t cap, size_t *len)
-{
-	struct wire_w w;
-
-	wire_w_init(&w, buf, cap);
-	wire_msg_put_auth_proof(&w, m);
-	return wire_msg_w_end(&w, len);
-}
-
-int wire_auth_proof_decode(const uint8_t *buf, size_t len,
-			   struct wire_auth_proof *out)
-{
-	struct wire_r r;
-
-	wire_r_init(&r, buf, len);
-	wire_msg_get_auth_proof(&r, out);
-	return wire_r_finish(&r);
-}
-
-int wire_auth_ack_encode(const struct wire_auth_ack *m, uint8_t *buf,
-			 size_t cap, size_t *len)
-{
-	struct wire_w w;
-
-	wire_w_init(&w, buf, cap);
-	wire_msg_put_auth_ack(&w, m);
-	return wire_msg_w_end(&w, len);
-}
-
-int wire_auth_ack_decode(const uint8_t *buf, size_t len,
-			 struct wire_auth_ack *out)
-{
-	struct wire_r r;
-
-	wire_r_init(&r, buf, len);
-	wire_msg_get_auth_ack(&r, out);
-	return wire_r_finish(&r);
 }
 
 /* ---- REGISTER ---- */
@@ -623,8 +532,10 @@ static void wire_msg_put_routing_chain(struct wire_w *w,
 	wire_put_u32(w, c->version);
 	if (!wire_msg_put_count(w, c->ntargets, WIRE_MAX_REPLICAS))
 		return;
-	for (i = 0; i < c->ntargets; i++)
+	for (i = 0; i < c->ntargets; i++) {
 		wire_put_u32(w, c->target_ids[i]);
+		wire_msg_put_enum(w, c->states[i], 0, WIRE_MSG_PUBLIC_LAST);
+	}
 }
 
 static void wire_msg_get_routing_chain(struct wire_r *r,
@@ -635,8 +546,11 @@ static void wire_msg_get_routing_chain(struct wire_r *r,
 	c->id = wire_get_u32(r);
 	c->version = wire_get_u32(r);
 	c->ntargets = wire_msg_get_count(r, WIRE_MAX_REPLICAS);
-	for (i = 0; i < c->ntargets; i++)
+	for (i = 0; i < c->ntargets; i++) {
 		c->target_ids[i] = wire_get_u32(r);
+		c->states[i] =
+			(uint8_t)wire_msg_get_enum(r, 0, WIRE_MSG_PUBLIC_LAST);
+	}
 }
 
 static void wire_msg_put_routing(struct wire_w *w, const struct wire_routing *m)
@@ -844,18 +758,32 @@ int wire_chain_table_create_resp_decode(
 
 /* ---- STATUS ---- */
 
+/* One node line per routing node, no count of its own. */
 static void wire_msg_put_status(struct wire_w *w, const struct wire_status *m)
 {
+	uint32_t i;
+
 	wire_put_u64(w, m->uptime_ms);
 	wire_put_u32(w, m->heartbeat_timeout_ms);
 	wire_msg_put_routing(w, &m->routing);
+	for (i = 0; i < m->routing.nnodes && !w->err; i++) {
+		wire_msg_put_enum(w, m->nodes[i].state, 0, WIRE_MSG_NODE_LAST);
+		wire_put_u64(w, m->nodes[i].silent_ms);
+	}
 }
 
 static void wire_msg_get_status(struct wire_r *r, struct wire_status *m)
 {
+	uint32_t i;
+
 	m->uptime_ms = wire_get_u64(r);
 	m->heartbeat_timeout_ms = wire_get_u32(r);
 	wire_msg_get_routing(r, &m->routing);
+	/* nnodes is 0 after a failed routing read: no loop past its limit. */
+	for (i = 0; i < m->routing.nnodes && !r->err; i++) {
+		m->nodes[i].state = wire_msg_get_enum(r, 0, WIRE_MSG_NODE_LAST);
+		m->nodes[i].silent_ms = wire_get_u64(r);
+	}
 }
 
 int wire_status_encode(const struct wire_status *m, uint8_t *buf, size_t cap,

@@ -39,7 +39,7 @@
  * thread. Depends only on libc and proto/ headers (the fuzz build links
  * proto/ alone).
  *
- * Sizes: struct wire_routing and struct wire_status are about 435 KiB and
+ * Sizes: struct wire_routing and struct wire_status are about 470 KiB and
  * struct wire_register_req about 66 KiB. Allocate them on the heap
  * (calloc(1, sizeof(*m)) / free) or embed them in a heap object, never on a
  * worker's stack; the others are small (heartbeat request 2.5 KiB).
@@ -60,7 +60,11 @@
  * REPLY flag). Values are part of the protocol: never renumber, only add.
  */
 enum wire_op {
-	/* 0x00xx: connection authentication, before any other message. */
+	/*
+	 * 0x00xx: connection authentication, before any other message. The
+	 * bodies belong to the transport: common/auth.h builds and checks
+	 * them, rdma/tcp.c frames them.
+	 */
 	WIRE_AUTH_HELLO = 0x0001, /* server -> client: challenge nonce */
 	WIRE_AUTH_PROOF = 0x0002, /* client -> server: nonce + HMAC proof */
 	WIRE_AUTH_ACK = 0x0003,	  /* server -> client: server's HMAC proof */
@@ -148,12 +152,22 @@ enum wire_public_state {
 	WIRE_PUBLIC_OFFLINE = 4, /* down */
 };
 
+/* A node's liveness as mgmtd sees it (STATUS only). */
+enum wire_node_state {
+	/* In the map from before mgmtd started, not heard from since. */
+	WIRE_NODE_PENDING = 0,
+	WIRE_NODE_ALIVE = 1,  /* registered or heartbeated within the timeout */
+	WIRE_NODE_FAILED = 2, /* silent longer than the timeout */
+};
+
 /* "mgmtd", "meta", "storage", "client"; "unknown" otherwise. */
 const char *wire_role_name(uint32_t role);
 /* "uptodate", "online", "offline"; "unknown" otherwise. */
 const char *wire_local_state_name(uint32_t state);
 /* "serving", "syncing", "waiting", "lastsrv", "offline"; "unknown". */
 const char *wire_public_state_name(uint32_t state);
+/* "pending", "alive", "failed"; "unknown" otherwise. */
+const char *wire_node_state_name(uint32_t state);
 
 /*
  * Ids are u32; 0 means "none" or, in a registration, "assign one".
@@ -178,42 +192,6 @@ typedef uint32_t wire_chain_id_t;
 
 /* Largest chunk any offset + length in a storage message may reach. */
 #define WIRE_CHUNK_SIZE_MAX (64u << 20)
-
-/* Size of the authentication nonces and HMAC-SHA256 proofs. */
-#define WIRE_AUTH_NONCE_LEN 32
-#define WIRE_AUTH_MAC_LEN 32
-
-/* ---- Authentication (0x00xx) ------------------------------------------ */
-
-/*
- * HELLO, server -> client, as soon as the connection is up: a fresh random
- * nonce and the protocol version the server speaks.
- */
-struct wire_auth_hello {
-	uint32_t version;
-	uint8_t nonce[WIRE_AUTH_NONCE_LEN];
-};
-
-/*
- * PROOF, client -> server: who the peer is, its own fresh nonce, and
- * HMAC-SHA256(cluster secret, server nonce || client nonce || role || node).
- * node_id is 0 for clients and nodes not yet registered.
- */
-struct wire_auth_proof {
-	uint32_t role; /* enum wire_role */
-	wire_node_id_t node_id;
-	uint8_t nonce[WIRE_AUTH_NONCE_LEN];
-	uint8_t mac[WIRE_AUTH_MAC_LEN];
-};
-
-/*
- * ACK, server -> client: HMAC-SHA256(secret, client nonce || server nonce),
- * so the client knows the server holds the secret too. A failed proof is
- * answered with a frame status (-EACCES) and the connection closed.
- */
-struct wire_auth_ack {
-	uint8_t mac[WIRE_AUTH_MAC_LEN];
-};
 
 /* ---- mgmtd (0x01xx) --------------------------------------------------- */
 
@@ -290,19 +268,29 @@ struct wire_routing_node {
 struct wire_routing_target {
 	wire_target_id_t id;
 	wire_node_id_t node_id;
-	uint32_t public_state; /* enum wire_public_state */
-	uint32_t local_state;  /* enum wire_local_state, last reported */
+	/* enum wire_public_state: the least available of its states in the
+	 * chains that hold it (exact per chain: wire_routing_chain.states) */
+	uint32_t public_state;
+	uint32_t local_state; /* enum wire_local_state, last reported */
 	uint64_t capacity;
 	uint64_t used;
 	uint64_t sync_done;
 	uint64_t sync_total;
 };
 
+/*
+ * A chain: its members head first, each with its public state in this
+ * chain (enum wire_public_state). A target in several chains may be serving
+ * in one and syncing in another; wire_routing_target.public_state only sums
+ * those up. On the wire each member is its target id (u32) then its state
+ * (one byte).
+ */
 struct wire_routing_chain {
 	wire_chain_id_t id;
 	uint32_t version;  /* bumped on every membership or state change */
 	uint32_t ntargets; /* <= WIRE_MAX_REPLICAS */
 	wire_target_id_t target_ids[WIRE_MAX_REPLICAS]; /* head first */
+	uint8_t states[WIRE_MAX_REPLICAS]; /* states[i] of target_ids[i] */
 };
 
 /*
@@ -347,14 +335,23 @@ struct wire_chain_table_create_resp {
 	uint32_t nchains; /* <= WIRE_MAX_CHAINS */
 };
 
+/* A node's line in STATUS, beside its routing entry. */
+struct wire_status_node {
+	uint32_t state;	    /* enum wire_node_state */
+	uint64_t silent_ms; /* since its last registration or heartbeat */
+};
+
 /*
  * STATUS reply (the request has an empty body): routing plus mgmtd's own
- * figures, for valorctl. Heap only.
+ * figures, for valorctl. nodes[i] belongs to routing.nodes[i]; on the wire
+ * the routing.nnodes node lines follow the routing, with no count of their
+ * own. Heap only.
  */
 struct wire_status {
 	uint64_t uptime_ms;
 	uint32_t heartbeat_timeout_ms;
 	struct wire_routing routing;
+	struct wire_status_node nodes[WIRE_MAX_NODES];
 };
 
 /* ---- storaged (0x03xx) ------------------------------------------------ */
@@ -419,10 +416,6 @@ struct wire_read_resp {
 
 #define WIRE_STR_MAX_LEN(max) (2 + (max))
 
-#define WIRE_AUTH_HELLO_LEN (4 + WIRE_AUTH_NONCE_LEN)
-#define WIRE_AUTH_PROOF_LEN (1 + 4 + WIRE_AUTH_NONCE_LEN + WIRE_AUTH_MAC_LEN)
-#define WIRE_AUTH_ACK_LEN (WIRE_AUTH_MAC_LEN)
-
 #define WIRE_REGISTER_TARGET_MAX_LEN (4 + WIRE_STR_MAX_LEN(WIRE_PATH_MAX) + 16)
 #define WIRE_REGISTER_REQ_MAX_LEN                                              \
 	(4 + 1 + WIRE_STR_MAX_LEN(WIRE_URL_MAX) +                              \
@@ -440,7 +433,7 @@ struct wire_read_resp {
 	(4 + 1 + WIRE_STR_MAX_LEN(WIRE_URL_MAX) +                              \
 	 WIRE_STR_MAX_LEN(WIRE_HOSTNAME_MAX) + 1)
 #define WIRE_ROUTING_TARGET_LEN (4 + 4 + 1 + 1 + 32)
-#define WIRE_ROUTING_CHAIN_MAX_LEN (4 + 4 + 4 + 4 * WIRE_MAX_REPLICAS)
+#define WIRE_ROUTING_CHAIN_MAX_LEN (4 + 4 + 4 + (4 + 1) * WIRE_MAX_REPLICAS)
 #define WIRE_CHAIN_TABLE_MAX_LEN (4 + 4 + 4 * WIRE_MAX_CHAINS)
 #define WIRE_ROUTING_MAX_LEN                                                   \
 	(8 + 1 + 4 + WIRE_MAX_NODES * WIRE_ROUTING_NODE_MAX_LEN + 4 +          \
@@ -449,7 +442,9 @@ struct wire_read_resp {
 	 WIRE_CHAIN_TABLE_MAX_LEN)
 #define WIRE_CHAIN_TABLE_CREATE_REQ_LEN 8
 #define WIRE_CHAIN_TABLE_CREATE_RESP_LEN 8
-#define WIRE_STATUS_MAX_LEN (8 + 4 + WIRE_ROUTING_MAX_LEN)
+#define WIRE_STATUS_NODE_LEN (1 + 8)
+#define WIRE_STATUS_MAX_LEN                                                    \
+	(8 + 4 + WIRE_ROUTING_MAX_LEN + WIRE_MAX_NODES * WIRE_STATUS_NODE_LEN)
 
 #define WIRE_CHUNK_ID_LEN 12
 #define WIRE_WRITE_REQ_LEN (WIRE_CHUNK_ID_LEN + 4 * 6 + 8)
@@ -457,23 +452,10 @@ struct wire_read_resp {
 #define WIRE_READ_REQ_LEN (WIRE_CHUNK_ID_LEN + 4 * 4)
 #define WIRE_READ_RESP_LEN 16
 
-/* Largest body of any message in this file (a full STATUS, 420,393 bytes). */
+/* Largest body of any message in this file (a full STATUS, 455,465 bytes). */
 #define WIRE_MSG_BODY_MAX WIRE_STATUS_MAX_LEN
 
 /* ---- Codecs (contracts at the top of this file) ------------------------ */
-
-int wire_auth_hello_encode(const struct wire_auth_hello *m, uint8_t *buf,
-			   size_t cap, size_t *len);
-int wire_auth_hello_decode(const uint8_t *buf, size_t len,
-			   struct wire_auth_hello *out);
-int wire_auth_proof_encode(const struct wire_auth_proof *m, uint8_t *buf,
-			   size_t cap, size_t *len);
-int wire_auth_proof_decode(const uint8_t *buf, size_t len,
-			   struct wire_auth_proof *out);
-int wire_auth_ack_encode(const struct wire_auth_ack *m, uint8_t *buf,
-			 size_t cap, size_t *len);
-int wire_auth_ack_decode(const uint8_t *buf, size_t len,
-			 struct wire_auth_ack *out);
 
 int wire_register_req_encode(const struct wire_register_req *m, uint8_t *buf,
 			     size_t cap, size_t *len);

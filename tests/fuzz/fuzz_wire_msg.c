@@ -48,9 +48,6 @@ struct fuzz_kind {
 		return wire_##name##_decode(buf, len, out);                    \
 	}
 
-FUZZ_ADAPT(auth_hello)
-FUZZ_ADAPT(auth_proof)
-FUZZ_ADAPT(auth_ack)
 FUZZ_ADAPT(register_req)
 FUZZ_ADAPT(register_resp)
 FUZZ_ADAPT(heartbeat_req)
@@ -72,9 +69,6 @@ FUZZ_ADAPT(read_resp)
 	}
 
 static const struct fuzz_kind fuzz_kinds[] = {
-	FUZZ_KIND(auth_hello),
-	FUZZ_KIND(auth_proof),
-	FUZZ_KIND(auth_ack),
 	FUZZ_KIND(register_req),
 	FUZZ_KIND(register_resp),
 	FUZZ_KIND(heartbeat_req),

@@ -998,6 +998,8 @@ static void test_mgmtd_cluster__routing_snapshot_and_unchanged(void **state)
 		assert_int_equal(rt->chains[c].ntargets, 2);
 		assert_int_equal(rt->chains[c].target_ids[0],
 				 ch->members[0].target_id);
+		assert_int_equal(rt->chains[c].states[0], ch->members[0].state);
+		assert_int_equal(rt->chains[c].states[1], WIRE_PUBLIC_SERVING);
 	}
 
 	/* Current or newer: unchanged, empty. */
@@ -1029,6 +1031,25 @@ static const struct mgmtd_chain *chain_with(const struct mgmtd_cluster *cl,
 	}
 	fail_msg("no second chain holds target %u", t);
 	return NULL;
+}
+
+/* Routing chain @id has the two members @t with per-chain states @st. */
+static void expect_routing_chain(const struct wire_routing *rt, uint32_t id,
+				 const uint32_t *t, const int *st)
+{
+	for (uint32_t c = 0; c < rt->nchains; c++) {
+		const struct wire_routing_chain *w = &rt->chains[c];
+
+		if (w->id != id)
+			continue;
+		assert_int_equal(w->ntargets, 2);
+		for (uint32_t j = 0; j < 2; j++) {
+			assert_int_equal(w->target_ids[j], t[j]);
+			assert_int_equal(w->states[j], st[j]);
+		}
+		return;
+	}
+	fail_msg("no routing chain %u", id);
 }
 
 static void test_mgmtd_cluster__routing_sums_up_shared_targets(void **state)
@@ -1065,6 +1086,9 @@ static void test_mgmtd_cluster__routing_sums_up_shared_targets(void **state)
 	expect_chain(cl, other->id, 2, (uint32_t[]){z, x}, (int[]){S, Y});
 	mgmtd_routing(cl, 0, rt);
 	assert_int_equal(rt->targets[x - 1].public_state, Y);
+	/* The summary says syncing; each chain says exactly what x is. */
+	expect_routing_chain(rt, 1, (uint32_t[]){x, y}, (int[]){S, O});
+	expect_routing_chain(rt, other->id, (uint32_t[]){z, x}, (int[]){S, Y});
 	free(rt);
 	mgmtd_cluster_free(cl);
 }

@@ -83,38 +83,6 @@ static void test_set_str(char *dst, size_t max, bool full, const char *typ)
 /* ------------------------------------------------------------------------ */
 /* Fillers: a valid message, typical or at every limit                       */
 
-static void test_fill_auth_hello(void *p, bool full)
-{
-	struct wire_auth_hello *m = p;
-	size_t i;
-
-	m->version = full ? UINT32_MAX : 0x00010203;
-	for (i = 0; i < sizeof(m->nonce); i++)
-		m->nonce[i] = (uint8_t)(0xa0 + i);
-}
-
-static void test_fill_auth_proof(void *p, bool full)
-{
-	struct wire_auth_proof *m = p;
-	size_t i;
-
-	m->role = full ? WIRE_ROLE_CLIENT : WIRE_ROLE_STORAGE;
-	m->node_id = full ? UINT32_MAX : 0x07080910;
-	for (i = 0; i < sizeof(m->nonce); i++)
-		m->nonce[i] = (uint8_t)(0x10 + i);
-	for (i = 0; i < sizeof(m->mac); i++)
-		m->mac[i] = (uint8_t)(0xff - i);
-}
-
-static void test_fill_auth_ack(void *p, bool full)
-{
-	struct wire_auth_ack *m = p;
-	size_t i;
-
-	for (i = 0; i < sizeof(m->mac); i++)
-		m->mac[i] = (uint8_t)(full ? 0xff : i * 7);
-}
-
 static void test_fill_register_req(void *p, bool full)
 {
 	struct wire_register_req *m = p;
@@ -222,8 +190,10 @@ static void test_fill_routing_body(struct wire_routing *m, bool full)
 		c->id = 0x40000000u + i;
 		c->version = test_rand32();
 		c->ntargets = full ? WIRE_MAX_REPLICAS : i % 4;
-		for (j = 0; j < c->ntargets; j++)
+		for (j = 0; j < c->ntargets; j++) {
 			c->target_ids[j] = test_rand32();
+			c->states[j] = (uint8_t)((i + j) % 5);
+		}
 	}
 	m->table.version = 0x89abcdef;
 	m->table.nchains = full ? WIRE_MAX_CHAINS : 7;
@@ -259,6 +229,10 @@ static void test_fill_status(void *p, bool full)
 	m->uptime_ms = 0x1122334455667788ull;
 	m->heartbeat_timeout_ms = 0xabcdef01;
 	test_fill_routing_body(&m->routing, full);
+	for (uint32_t i = 0; i < m->routing.nnodes; i++) {
+		m->nodes[i].state = i % 3;
+		m->nodes[i].silent_ms = full ? UINT64_MAX : test_rand();
+	}
 }
 
 static void test_fill_write_req(void *p, bool full)
@@ -333,9 +307,6 @@ struct test_kind {
 		return wire_##name##_decode(buf, len, out);                    \
 	}
 
-TEST_ADAPT(auth_hello)
-TEST_ADAPT(auth_proof)
-TEST_ADAPT(auth_ack)
 TEST_ADAPT(register_req)
 TEST_ADAPT(register_resp)
 TEST_ADAPT(heartbeat_req)
@@ -357,9 +328,6 @@ TEST_ADAPT(read_resp)
 	}
 
 static const struct test_kind test_kinds[] = {
-	TEST_KIND(auth_hello, WIRE_AUTH_HELLO_LEN),
-	TEST_KIND(auth_proof, WIRE_AUTH_PROOF_LEN),
-	TEST_KIND(auth_ack, WIRE_AUTH_ACK_LEN),
 	TEST_KIND(register_req, WIRE_REGISTER_REQ_MAX_LEN),
 	TEST_KIND(register_resp, WIRE_REGISTER_RESP_MAX_LEN),
 	TEST_KIND(heartbeat_req, WIRE_HEARTBEAT_REQ_MAX_LEN),
@@ -490,7 +458,7 @@ test_wire_msg__body_max_covers_every_message(void **state TEST_UNUSED)
 
 	for (i = 0; i < TEST_NKINDS; i++)
 		assert_true(test_kinds[i].max_len <= WIRE_MSG_BODY_MAX);
-	assert_int_equal(WIRE_MSG_BODY_MAX, 420393);
+	assert_int_equal(WIRE_MSG_BODY_MAX, 455465);
 }
 
 /* Decoding into a struct full of garbage gives the same value. */
@@ -515,6 +483,16 @@ test_wire_msg__decode_overwrites_stale_fields(void **state TEST_UNUSED)
 	assert_int_equal(out->ntargets, m->ntargets);
 	assert_memory_equal(out->targets, m->targets,
 			    m->ntargets * sizeof(m->targets[0]));
+	assert_int_equal(out->nchains, m->nchains);
+	for (i = 0; i < m->nchains; i++) {
+		const struct wire_routing_chain *a = &m->chains[i];
+		const struct wire_routing_chain *b = &out->chains[i];
+
+		assert_int_equal(b->ntargets, a->ntargets);
+		assert_memory_equal(b->target_ids, a->target_ids,
+				    a->ntargets * sizeof(a->target_ids[0]));
+		assert_memory_equal(b->states, a->states, a->ntargets);
+	}
 	assert_int_equal(out->table.nchains, m->table.nchains);
 	assert_memory_equal(out->table.chain_ids, m->table.chain_ids,
 			    m->table.nchains * sizeof(m->table.chain_ids[0]));
@@ -790,7 +768,6 @@ static void test_wire_msg__bad_enums_rejected(void **state TEST_UNUSED)
 	struct wire_register_req *rq = calloc(1, sizeof(*rq));
 	struct wire_routing *ro = calloc(1, sizeof(*ro));
 	struct wire_heartbeat_req hb = {0};
-	struct wire_auth_proof ap = {0};
 	uint8_t out[WIRE_HEARTBEAT_REQ_MAX_LEN];
 	struct test_body t;
 	size_t i, len;
@@ -811,10 +788,6 @@ static void test_wire_msg__bad_enums_rejected(void **state TEST_UNUSED)
 		rq->role = bad_roles[i];
 		assert_int_equal(
 			wire_register_req_encode(rq, out, sizeof(out), &len),
-			-EINVAL);
-		ap.role = bad_roles[i];
-		assert_int_equal(
-			wire_auth_proof_encode(&ap, out, sizeof(out), &len),
 			-EINVAL);
 	}
 	/* A role that only fits in the struct's u32 is not truncated. */
@@ -871,6 +844,38 @@ static void test_wire_msg__bad_enums_rejected(void **state TEST_UNUSED)
 	assert_int_equal(wire_routing_decode(t.b, test_body_len(&t), ro),
 			 -EINVAL);
 
+	/* A chain member's public state 5, on the wire and in the struct. */
+	test_body_init(&t);
+	wire_put_u64(&t.w, 1);
+	wire_put_u8(&t.w, 0);
+	wire_put_u32(&t.w, 0); /* nodes */
+	wire_put_u32(&t.w, 0); /* targets */
+	wire_put_u32(&t.w, 1); /* chains */
+	wire_put_u32(&t.w, 7); /* chain id */
+	wire_put_u32(&t.w, 2); /* version */
+	wire_put_u32(&t.w, 2); /* members */
+	wire_put_u32(&t.w, 10);
+	wire_put_u8(&t.w, WIRE_PUBLIC_SERVING);
+	wire_put_u32(&t.w, 11);
+	wire_put_u8(&t.w, WIRE_PUBLIC_OFFLINE + 1);
+	wire_put_u32(&t.w, 0); /* table version */
+	wire_put_u32(&t.w, 0);
+	assert_int_equal(wire_routing_decode(t.b, test_body_len(&t), ro),
+			 -EINVAL);
+	t.b[8 + 1 + 4 + 4 + 4 + 4 + 4 + 4 + 5 + 4] = WIRE_PUBLIC_LASTSRV;
+	assert_int_equal(wire_routing_decode(t.b, test_body_len(&t), ro), 0);
+	assert_int_equal(ro->chains[0].states[1], WIRE_PUBLIC_LASTSRV);
+	ro->chains[0].states[0] = WIRE_PUBLIC_OFFLINE + 1;
+	{
+		uint8_t *big = malloc(WIRE_ROUTING_MAX_LEN);
+
+		assert_non_null(big);
+		assert_int_equal(wire_routing_encode(
+					 ro, big, WIRE_ROUTING_MAX_LEN, &len),
+				 -EINVAL);
+		free(big);
+	}
+
 	test_body_init(&t);
 	wire_put_u64(&t.w, 1);
 	wire_put_u8(&t.w, 2); /* unchanged */
@@ -887,6 +892,35 @@ static void test_wire_msg__bad_enums_rejected(void **state TEST_UNUSED)
 
 	free(ro);
 	free(rq);
+}
+
+/* STATUS node lines: a state out of range, on the wire and in the struct. */
+static void test_wire_msg__status_node_state_checked(void **state TEST_UNUSED)
+{
+	const struct test_kind *k = test_kind_named("status");
+	struct wire_status *m = test_make(k, false), *out = test_new(k);
+	uint8_t *big = malloc(WIRE_MSG_BODY_MAX), *buf;
+	size_t len, at;
+
+	assert_non_null(big);
+	assert_true(m->routing.nnodes > 2);
+	buf = test_encode(k, m, &len);
+	/* The lines close the body: node 1's state byte, then its u64. */
+	at = len - (m->routing.nnodes - 1) * WIRE_STATUS_NODE_LEN;
+	assert_int_equal(buf[at], m->nodes[1].state);
+	buf[at] = WIRE_NODE_FAILED + 1;
+	assert_int_equal(test_decode(k, buf, len, out), -EINVAL);
+	buf[at] = WIRE_NODE_FAILED;
+	assert_int_equal(test_decode(k, buf, len, out), 0);
+	assert_int_equal(out->nodes[1].state, WIRE_NODE_FAILED);
+	assert_true(out->nodes[1].silent_ms == m->nodes[1].silent_ms);
+
+	m->nodes[1].state = WIRE_NODE_FAILED + 1;
+	assert_int_equal(k->enc(m, big, WIRE_MSG_BODY_MAX, &len), -EINVAL);
+	free(buf);
+	free(big);
+	free(out);
+	free(m);
 }
 
 /* unchanged routing carries no nodes, targets, chains or table. */
@@ -1138,6 +1172,21 @@ static void test_wire_msg__golden_bytes(void **state TEST_UNUSED)
 		0x01, 0x00, 'h',				 /* hostname */
 		0x00, 0x00, 0x00, 0x00,				 /* ntargets */
 	};
+	static const uint8_t routing[] = {
+		0x09, 0, 0, 0, 0,    0, 0, 0, /* version */
+		0x00,			      /* unchanged */
+		0,    0, 0, 0,		      /* nodes */
+		0,    0, 0, 0,		      /* targets */
+		1,    0, 0, 0,		      /* chains */
+		0x05, 0, 0, 0,		      /* chain id */
+		0x03, 0, 0, 0,		      /* chain version */
+		2,    0, 0, 0,		      /* members */
+		0x0a, 0, 0, 0, 0x00,	      /* target 10 serving */
+		0x0b, 0, 0, 0, 0x04,	      /* target 11 offline */
+		0x02, 0, 0, 0,		      /* table version */
+		1,    0, 0, 0,		      /* table chains */
+		0x05, 0, 0, 0,		      /* chain 5 */
+	};
 	struct wire_heartbeat_resp h = {.routing_version =
 						0x0102030405060708ull};
 	struct wire_read_req r = {
@@ -1148,10 +1197,12 @@ static void test_wire_msg__golden_bytes(void **state TEST_UNUSED)
 		.length = 65536,
 	};
 	struct wire_register_req *rq = calloc(1, sizeof(*rq));
-	uint8_t buf[64];
+	struct wire_routing *ro = calloc(1, sizeof(*ro));
+	uint8_t buf[64], rbuf[128];
 	size_t len;
 
 	assert_non_null(rq);
+	assert_non_null(ro);
 	assert_int_equal(wire_heartbeat_resp_encode(&h, buf, sizeof(buf), &len),
 			 0);
 	assert_int_equal(len, sizeof(hb_resp));
@@ -1175,6 +1226,23 @@ static void test_wire_msg__golden_bytes(void **state TEST_UNUSED)
 	assert_string_equal(rq->url, "tcp://h");
 	assert_int_equal(rq->role, WIRE_ROLE_META);
 	free(rq);
+
+	ro->version = 9;
+	ro->nchains = 1;
+	ro->chains[0] = (struct wire_routing_chain){
+		.id = 5,
+		.version = 3,
+		.ntargets = 2,
+		.target_ids = {10, 11},
+		.states = {WIRE_PUBLIC_SERVING, WIRE_PUBLIC_OFFLINE},
+	};
+	ro->table.version = 2;
+	ro->table.nchains = 1;
+	ro->table.chain_ids[0] = 5;
+	assert_int_equal(wire_routing_encode(ro, rbuf, sizeof(rbuf), &len), 0);
+	assert_int_equal(len, sizeof(routing));
+	assert_memory_equal(rbuf, routing, len);
+	free(ro);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1208,6 +1276,8 @@ static void test_wire_msg__op_and_state_names(void **state TEST_UNUSED)
 	assert_string_equal(wire_public_state_name(WIRE_PUBLIC_LASTSRV),
 			    "lastsrv");
 	assert_string_equal(wire_public_state_name(UINT32_MAX), "unknown");
+	assert_string_equal(wire_node_state_name(WIRE_NODE_FAILED), "failed");
+	assert_string_equal(wire_node_state_name(3), "unknown");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1289,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_wire_msg__decode_counts_over_limits),
 		cmocka_unit_test(test_wire_msg__encode_counts_over_limits),
 		cmocka_unit_test(test_wire_msg__bad_enums_rejected),
+		cmocka_unit_test(test_wire_msg__status_node_state_checked),
 		cmocka_unit_test(test_wire_msg__routing_unchanged_is_empty),
 		cmocka_unit_test(test_wire_msg__strings_checked),
 		cmocka_unit_test(test_wire_msg__chain_table_create_limits),

@@ -18,90 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/daemon.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/session.h"
-
-/* Fork; the parent waits for the child's verdict on @fd[0] and exits. */
-static int valorfs_daemonize(int *notify_fd)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		int status = 1;
-		ssize_t n;
-
-		close(fds[1]);
-		do {
-			n = read(fds[0], &status, sizeof(status));
-		} while (n < 0 && errno == EINTR);
-		if (n != sizeof(status)) {
-			/* The child died before it could say. */
-			int ws;
-
-			waitpid(pid, &ws, 0);
-			status = 1;
-		}
-		_exit(status);
-	}
-	close(fds[0]);
-	setsid();
-	*notify_fd = fds[1];
-	return 0;
-}
-
-static void valorfs_notify(int *fd, int status)
-{
-	if (*fd < 0)
-		return;
-	if (write(*fd, &status, sizeof(status)) != sizeof(status))
-		vlog_warn("cannot report start-up status: %s", strerror(errno));
-	close(*fd);
-	*fd = -1;
-}
-
-static void valorfs_detach_stdio(void)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (null < 0)
-		return;
-	dup2(null, STDIN_FILENO);
-	dup2(null, STDOUT_FILENO);
-	/*
-	 * Keep stderr only when it is a log file. A terminal or a pipe goes:
-	 * a pipe held open by the daemon would keep its reader (make run |
-	 * tail, a script's $(...)) waiting for an end of file forever.
-	 */
-	{
-		struct stat st;
-
-		if (fstat(STDERR_FILENO, &st) || !S_ISREG(st.st_mode)) {
-			dup2(null, STDERR_FILENO);
-			vlog_use_syslog(1);
-		}
-	}
-	close(null);
-}
-
-static int valorfs_write_pidfile(const char *path)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f) {
-		vlog_err("pidfile %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	fprintf(f, "%d\n", (int)getpid());
-	fclose(f);
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -129,7 +49,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!cfg.foreground) {
-		ret = valorfs_daemonize(&notify_fd);
+		ret = vdaemon_fork(&notify_fd);
 		if (ret) {
 			vlog_err("cannot daemonize: %s", strerror(-ret));
 			return 1;
@@ -145,14 +65,14 @@ int main(int argc, char **argv)
 	ret = vsession_mount(&s);
 	if (ret)
 		goto out_release;
-	if (cfg.pidfile[0] && valorfs_write_pidfile(cfg.pidfile)) {
+	if (cfg.pidfile[0] && vdaemon_write_pidfile(cfg.pidfile)) {
 		ret = -EIO;
 		goto out_release;
 	}
 	vlog_info("mounted %s on %s", cfg.source, cfg.mountpoint);
-	valorfs_notify(&notify_fd, 0);
+	vdaemon_ready(&notify_fd, 0);
 	if (!cfg.foreground) {
-		valorfs_detach_stdio();
+		vdaemon_detach_stdio();
 		if (chdir("/"))
 			vlog_warn("chdir /: %s", strerror(errno));
 	}
@@ -165,6 +85,6 @@ int main(int argc, char **argv)
 
 out_release:
 	vsession_release(&s);
-	valorfs_notify(&notify_fd, 1);
+	vdaemon_ready(&notify_fd, 1);
 	return 1;
 }

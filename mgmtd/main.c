@@ -40,6 +40,7 @@
 
 #include "common/auth.h"
 #include "common/ctlsock.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/url.h"
@@ -673,65 +674,6 @@ static void mgmtd_report(void *arg, int json, struct vctl_buf *b)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* Fork; the parent waits for the child's verdict and exits with it. */
-static int mgmtd_daemonize(int *notify_fd)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		int status = 1, ws;
-		ssize_t n;
-
-		close(fds[1]);
-		do {
-			n = read(fds[0], &status, sizeof(status));
-		} while (n < 0 && errno == EINTR);
-		if (n != sizeof(status)) {
-			/* The child died before it could say. */
-			waitpid(pid, &ws, 0);
-			status = 1;
-		}
-		_exit(status);
-	}
-	close(fds[0]);
-	setsid();
-	*notify_fd = fds[1];
-	return 0;
-}
-
-static void mgmtd_notify(int *fd, int status)
-{
-	if (*fd < 0)
-		return;
-	if (write(*fd, &status, sizeof(status)) != sizeof(status))
-		vlog_warn("cannot report start-up status: %s", strerror(errno));
-	close(*fd);
-	*fd = -1;
-}
-
-/* Stdin and stdout go; stderr stays only when it is a log file. */
-static void mgmtd_detach_stdio(void)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct stat st;
-
-	if (null < 0)
-		return;
-	dup2(null, STDIN_FILENO);
-	dup2(null, STDOUT_FILENO);
-	if (fstat(STDERR_FILENO, &st) || !S_ISREG(st.st_mode)) {
-		dup2(null, STDERR_FILENO);
-		vlog_use_syslog(1);
-	}
-	close(null);
-}
-
 /* One mgmtd per data directory: a second one would fork the map. */
 static int mgmtd_lock_data(struct mgmtd *m)
 {
@@ -751,25 +693,6 @@ static int mgmtd_lock_data(struct mgmtd *m)
 			vlog_err("another valor-mgmtd is using %s", m->o.data);
 		else
 			vlog_err("%s: flock: %s", path, strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
-static int mgmtd_write_pidfile(const char *path)
-{
-	FILE *f = fopen(path, "we");
-	int ret;
-
-	if (!f) {
-		ret = -errno;
-		vlog_err("--pidfile %s: %s", path, strerror(-ret));
-		return ret;
-	}
-	fprintf(f, "%d\n", (int)getpid());
-	if (fclose(f)) {
-		ret = -errno;
-		vlog_err("--pidfile %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -853,7 +776,7 @@ static int mgmtd_start(struct mgmtd *m)
 		m->ctl = NULL;
 	}
 	if (m->o.pidfile[0]) {
-		ret = mgmtd_write_pidfile(m->o.pidfile);
+		ret = vdaemon_write_pidfile(m->o.pidfile);
 		if (ret < 0)
 			return ret;
 		m->pidfile_written = 1;
@@ -920,7 +843,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!m->o.foreground) {
-		ret = mgmtd_daemonize(&notify_fd);
+		ret = vdaemon_fork(&notify_fd);
 		if (ret < 0) {
 			vlog_err("cannot daemonize: %s", strerror(-ret));
 			free(m);
@@ -932,9 +855,9 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out_stop;
 	}
-	mgmtd_notify(&notify_fd, 0);
+	vdaemon_ready(&notify_fd, 0);
 	if (!m->o.foreground) {
-		mgmtd_detach_stdio();
+		vdaemon_detach_stdio();
 		if (chdir("/"))
 			vlog_warn("chdir /: %s", strerror(errno));
 	}
@@ -947,7 +870,7 @@ int main(int argc, char **argv)
 		  (unsigned long long)mgmtd_routing_version(m->cl));
 out_stop:
 	mgmtd_stop(m);
-	mgmtd_notify(&notify_fd, 1);
+	vdaemon_ready(&notify_fd, 1);
 	free(m);
 	return status;
 }

@@ -43,6 +43,7 @@
 
 #include "common/auth.h"
 #include "common/ctlsock.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/url.h"
 #include "proto/wire_msg.h"
@@ -545,63 +546,6 @@ static int tnode_parse_args(struct tnode_opts *o, int argc, char **argv)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* Fork; the parent waits for the child's verdict and exits with it. */
-static int tnode_daemonize(int *notify_fd)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		int status = 1, ws;
-		ssize_t n;
-
-		close(fds[1]);
-		do {
-			n = read(fds[0], &status, sizeof(status));
-		} while (n < 0 && errno == EINTR);
-		if (n != sizeof(status)) {
-			waitpid(pid, &ws, 0);
-			status = 1;
-		}
-		_exit(status);
-	}
-	close(fds[0]);
-	setsid();
-	*notify_fd = fds[1];
-	return 0;
-}
-
-static void tnode_notify(int *fd, int status)
-{
-	if (*fd < 0)
-		return;
-	if (write(*fd, &status, sizeof(status)) != sizeof(status))
-		vlog_warn("cannot report start-up status: %s", strerror(errno));
-	close(*fd);
-	*fd = -1;
-}
-
-static void tnode_detach_stdio(void)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct stat st;
-
-	if (null < 0)
-		return;
-	dup2(null, STDIN_FILENO);
-	dup2(null, STDOUT_FILENO);
-	if (fstat(STDERR_FILENO, &st) || !S_ISREG(st.st_mode)) {
-		dup2(null, STDERR_FILENO);
-		vlog_use_syslog(1);
-	}
-	close(null);
-}
-
 /* The target directories, when they can be made (best effort). */
 static void tnode_make_dirs(const struct tnode *t)
 {
@@ -736,7 +680,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!t->o.foreground) {
-		ret = tnode_daemonize(&notify_fd);
+		ret = vdaemon_fork(&notify_fd);
 		if (ret < 0) {
 			vlog_err("cannot daemonize: %s", strerror(-ret));
 			free(t);
@@ -748,9 +692,9 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out_stop;
 	}
-	tnode_notify(&notify_fd, 0);
+	vdaemon_ready(&notify_fd, 0);
 	if (!t->o.foreground) {
-		tnode_detach_stdio();
+		vdaemon_detach_stdio();
 		if (chdir("/"))
 			vlog_warn("chdir /: %s", strerror(errno));
 	}
@@ -761,7 +705,7 @@ int main(int argc, char **argv)
 	}
 out_stop:
 	tnode_stop(t);
-	tnode_notify(&notify_fd, 1);
+	vdaemon_ready(&notify_fd, 1);
 	free(t);
 	return status;
 }

@@ -568,7 +568,6 @@ static int tnode_start(struct tnode *t)
 		.backoff_max_ms = 1000,
 	};
 	sigset_t set;
-	FILE *f;
 	int ret;
 
 	ret = vloop_new(&t->loop, VLOOP_POLL, 0, 0);
@@ -617,15 +616,9 @@ static int tnode_start(struct tnode *t)
 			return ret;
 	}
 	if (t->o.pidfile[0]) {
-		f = fopen(t->o.pidfile, "we");
-		if (!f) {
-			ret = -errno;
-			vlog_err("--pidfile %s: %s", t->o.pidfile,
-				 strerror(-ret));
+		ret = vdaemon_write_pidfile(t->o.pidfile);
+		if (ret)
 			return ret;
-		}
-		fprintf(f, "%d\n", (int)getpid());
-		fclose(f);
 		t->pidfile_written = 1;
 	}
 	t->interval_ms = 1000; /* until mgmtd says */

@@ -113,7 +113,7 @@ asan:
 	$(MAKE) B=build/asan SAN=1 unit build/asan/valorfs
 
 integration: all
-	@tests/integration/run.sh $(B)
+	@tests/integration/run.sh $(B) && tests/integration/mgmtd.sh $(B)
 
 test: deps
 	$(MAKE) all fuzz
@@ -133,7 +133,7 @@ run: deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(filter-out $(B)/valor-testnode,$(PROGS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:

@@ -16,7 +16,7 @@ WERROR ?= $(if $(CI),-Werror,)
 
 DEPS_DEB := build-essential pkg-config liburing-dev libnuma-dev libcmocka-dev \
 	systemtap-sdt-dev libsodium-dev liblmdb-dev fio fuse3 strace clang \
-	gnuplot-nox
+	gnuplot-nox libpq-dev postgresql
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra \
 	-Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -27,7 +27,7 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS := -luring -lnuma -lsodium -llmdb -lpthread
+LDLIBS := -luring -lnuma -lsodium -llmdb -lpq -lpthread
 
 # Every module's .c goes into libvalor.a except the programs' main.c files.
 LIB_SRC := $(filter-out %/main.c,$(wildcard common/*.c proto/*.c ring/*.c \
@@ -134,6 +134,8 @@ run: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(filter-out $(B)/valor-testnode,$(PROGS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 tools/mount.valorfs $(DESTDIR)/sbin/mount.valorfs
+	ln -sf mount.valorfs $(DESTDIR)/sbin/mount.fuse.valorfs
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:

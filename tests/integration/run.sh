@@ -122,8 +122,20 @@ fuse_mode_restore() {
 	fi
 }
 
+# The mount helper test installs /sbin/mount.valorfs (and the fuse.valorfs
+# name) only if absent, and removes exactly what it installed.
+HELPERS_INSTALLED=()
+helpers_remove() {
+	local f
+	for f in "${HELPERS_INSTALLED[@]}"; do
+		rm -f "$f"
+	done
+	HELPERS_INSTALLED=()
+}
+
 cleanup() {
 	local m p
+	helpers_remove
 	uring_restore
 	fuse_mode_restore
 	for m in "${MOUNTS[@]}"; do
@@ -414,6 +426,58 @@ test_nonroot() {
 	t_result "non-root: nothing left mounted" "$([ -z "$out" ]; echo $?)" "$out"
 }
 
+# mount(8) and fstab through the mount.valorfs helper.
+test_mount_helper() {
+	local dir=$WORK/helper out i pids=() m
+	local src=$BUILD/../tools/mount.valorfs
+	[ -f "$src" ] || src=$(dirname "$0")/../../tools/mount.valorfs
+	if [ -e /sbin/mount.valorfs ] || [ -e /sbin/mount.fuse.valorfs ]; then
+		t_skip "mount helper" "/sbin/mount.valorfs already installed; not replacing it"
+		return
+	fi
+	install -m 755 "$src" /sbin/mount.valorfs || {
+		t_fail "mount helper: install" "cannot write /sbin"
+		return
+	}
+	HELPERS_INSTALLED+=(/sbin/mount.valorfs)
+	ln -s mount.valorfs /sbin/mount.fuse.valorfs &&
+		HELPERS_INSTALLED+=(/sbin/mount.fuse.valorfs)
+	mkdir -p "$dir/a" "$dir/b" "$dir/c" "$dir/d"
+	MOUNTS+=("$dir/a" "$dir/b" "$dir/c" "$dir/d")
+	export VALORFS
+	mount -t valorfs mem "$dir/a" -o engine=clone,_netdev,nofail,pidfile="$dir/a.pid" \
+		>"$dir/a.log" 2>&1
+	t_result "mount helper: mount -t valorfs" \
+		"$(mounted "$dir/a"; echo $?)" "$(tail -n 2 "$dir/a.log")"
+	mount -t fuse.valorfs mem "$dir/b" -o pidfile="$dir/b.pid" >"$dir/b.log" 2>&1
+	out=$(findmnt -n -o FSTYPE "$dir/b")
+	t_result "mount helper: mount -t fuse.valorfs" \
+		"$([ "$out" = fuse.valorfs ]; echo $?)" "fstype: ${out:-none}"
+	printf 'mem %s valorfs engine=sync,_netdev,nofail,pidfile=%s 0 0\nmem %s valorfs noauto 0 0\n' \
+		"$dir/c" "$dir/c.pid" "$dir/d" >"$dir/fstab"
+	mount -T "$dir/fstab" -a >"$dir/c.log" 2>&1
+	t_result "mount helper: mount -a mounts the fstab line" \
+		"$(mounted "$dir/c"; echo $?)" "$(tail -n 2 "$dir/c.log")"
+	t_result "mount helper: mount -a honours noauto" \
+		"$(mounted "$dir/d" && echo 1 || echo 0)" "$dir/d got mounted"
+	mount -t valorfs mem "$dir/d" -o bogus >"$dir/d.log" 2>&1
+	i=$?
+	t_result "mount helper: a bad option fails the mount, naming it" \
+		"$([ $i -ne 0 ] && grep -q bogus "$dir/d.log"; echo $?)" "exit $i"
+	for m in a b c; do
+		i=$(daemon_pid "$dir/$m.pid")
+		[ -n "$i" ] && pids+=("$i") && PIDS+=("$i")
+		umount "$dir/$m" 2>/dev/null
+	done
+	out=
+	for i in "${pids[@]}"; do
+		wait_gone "$i" 10 || out="$out $i"
+	done
+	t_result "mount helper: umount leaves no daemon (${#pids[@]} mounts)" \
+		"$([ -z "$out" ] && [ ${#pids[@]} -eq 3 ]; echo $?)" "alive:$out"
+	helpers_remove
+}
+
 # -d logs every request and its reply, decoded.
 test_debug_log() {
 	local dir=$WORK/debug mnt pid
@@ -694,6 +758,7 @@ main() {
 	test_fuse_uring_fallback
 	test_splice
 	test_nonroot
+	test_mount_helper
 	test_debug_log
 	test_strace
 	test_sigterm

@@ -29,10 +29,19 @@ CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE)
 LDLIBS := -luring -lnuma -lsodium -llmdb -lpq -lpthread
 
-# Every module's .c goes into libvalor.a except the programs' main.c files.
-LIB_SRC := $(filter-out %/main.c,$(wildcard common/*.c proto/*.c ring/*.c \
-	rdma/*.c daemon/*.c mgmtd/*.c meta/*.c storage/*.c))
+# Every module's .c goes into an archive per folder (libvalor-DIR.a) except
+# the programs' main.c files. Each server links only the folders it uses, so
+# work in progress in one folder does not stop the others from building.
+LIB_DIRS := common proto ring rdma daemon mgmtd meta storage
+CORE_DIRS := common proto ring rdma
+lib_src = $(filter-out %/main.c,$(wildcard $(1)/*.c))
+LIB_SRC := $(foreach d,$(LIB_DIRS),$(call lib_src,$(d)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+libs_of = $(foreach d,$(1),$(B)/libvalor-$(d).a)
+ALL_LIBS := $(call libs_of,$(LIB_DIRS))
+CORE_LIBS := $(call libs_of,$(CORE_DIRS))
+# Archives are linked as one group: the order among them does not matter.
+link = $(CC) $(LDFLAGS_SAN) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Integration programs: tests/integration/NAME.c, or a directory
@@ -46,7 +55,13 @@ TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
-PROGS := $(B)/valorfs $(B)/valor-mgmtd $(TOOL_BIN)
+# The servers are built once their main.c exists.
+PROGS := $(B)/valorfs $(B)/valor-mgmtd $(TOOL_BIN) \
+	$(if $(wildcard meta/main.c),$(B)/valor-metad) \
+	$(if $(wildcard storage/main.c),$(B)/valor-storaged)
+
+# Keep the objects of tests and tools (make would delete them as intermediates).
+.SECONDARY:
 
 .PHONY: all deps test unit integration asan fuzz bench run install clean
 all: $(PROGS) $(UNIT_BIN) $(ITEST_BIN)
@@ -55,22 +70,31 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/libvalor.a: $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+define LIB_RULE
+$(B)/libvalor-$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_src,$(1)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach d,$(LIB_DIRS),$(eval $(call LIB_RULE,$(d))))
 
-$(B)/valorfs: $(B)/obj/daemon/main.o $(B)/libvalor.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+$(B)/valorfs: $(B)/obj/daemon/main.o $(call libs_of,daemon) $(CORE_LIBS)
+	$(link)
 
-$(B)/valor-mgmtd: $(B)/obj/mgmtd/main.o $(B)/libvalor.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+$(B)/valor-mgmtd: $(B)/obj/mgmtd/main.o $(call libs_of,mgmtd) $(CORE_LIBS)
+	$(link)
 
-$(B)/%: $(B)/obj/tools/%.o $(B)/libvalor.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+$(B)/valor-metad: $(B)/obj/meta/main.o $(call libs_of,meta daemon) $(CORE_LIBS)
+	$(link)
 
-$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libvalor.a
+$(B)/valor-storaged: $(B)/obj/storage/main.o $(call libs_of,storage) $(CORE_LIBS)
+	$(link)
+
+$(B)/%: $(B)/obj/tools/%.o $(ALL_LIBS)
+	$(link)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) -lcmocka
+	$(link) -lcmocka
 
 $(B)/tests/%: $(B)/obj/tests/integration/%.o
 	@mkdir -p $(dir $@)

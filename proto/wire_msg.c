@@ -67,6 +67,8 @@ static const char *const wire_msg_meta_ops[] = {
 	[WIRE_META_LOCK & 0xff] = "META_LOCK",
 	[WIRE_META_UNLOCK & 0xff] = "META_UNLOCK",
 	[WIRE_META_FSCK & 0xff] = "META_FSCK",
+	[WIRE_META_GETLK & 0xff] = "META_GETLK",
+	[WIRE_META_RENEW & 0xff] = "META_RENEW",
 };
 
 static const char *const wire_msg_storage_ops[] = {

@@ -101,6 +101,8 @@ enum wire_op {
 	WIRE_META_LOCK = 0x0216,
 	WIRE_META_UNLOCK = 0x0217,
 	WIRE_META_FSCK = 0x0218,
+	WIRE_META_GETLK = 0x0219,
+	WIRE_META_RENEW = 0x021a, /* lease of a client's locks and sessions */
 
 	/* 0x03xx: storaged. WRITE and READ bodies are defined below. */
 	WIRE_STORAGE_WRITE = 0x0301,

@@ -82,6 +82,8 @@ static const char *const wire_msg_storage_ops[] = {
 	[WIRE_STORAGE_SPACE & 0xff] = "STORAGE_SPACE",
 	[WIRE_STORAGE_FORWARD & 0xff] = "STORAGE_FORWARD",
 	[WIRE_STORAGE_COMMIT & 0xff] = "STORAGE_COMMIT",
+	[WIRE_STORAGE_CUT & 0xff] = "STORAGE_CUT",
+	[WIRE_STORAGE_RESYNC & 0xff] = "STORAGE_RESYNC",
 };
 
 struct wire_msg_service {

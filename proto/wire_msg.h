@@ -115,6 +115,8 @@ enum wire_op {
 	WIRE_STORAGE_SPACE = 0x0308,
 	WIRE_STORAGE_FORWARD = 0x0309, /* chain forward to the successor */
 	WIRE_STORAGE_COMMIT = 0x030a,  /* commit flowing back up the chain */
+	WIRE_STORAGE_CUT = 0x030b,     /* cut a file on one chain (truncate) */
+	WIRE_STORAGE_RESYNC = 0x030c,  /* predecessor -> syncing successor */
 };
 
 /* Name of an opcode for logs ("MGMTD_REGISTER"); "UNKNOWN" if not one. */

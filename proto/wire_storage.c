@@ -397,3 +397,113 @@ static void ws_get_commit_req(struct wire_r *r,
 }
 
 WS_CODEC(commit_req)
+
+/* ---- CUT ---- */
+
+static int ws_cut_req_check(const struct wire_storage_cut_req *m)
+{
+	if (m->length > WIRE_CHUNK_SIZE_MAX)
+		return -E2BIG;
+	if (m->flags & ~WIRE_CUT_F_KNOWN)
+		return -EINVAL;
+	if ((m->flags & WIRE_CUT_F_ALL) && (m->index || m->length))
+		return -EINVAL;
+	return 0;
+}
+
+static void ws_put_cut_req(struct wire_w *w, const struct wire_storage_cut_req *m)
+{
+	int err = ws_cut_req_check(m);
+
+	if (err) {
+		wire_w_fail(w, err);
+		return;
+	}
+	wire_put_u64(w, m->inode);
+	wire_put_u32(w, m->chain_id);
+	wire_put_u32(w, m->chain_version);
+	wire_put_u32(w, m->index);
+	wire_put_u32(w, m->length);
+	wire_put_u32(w, m->flags);
+	wire_put_u64(w, m->client_id);
+	wire_put_u64(w, m->request_id);
+}
+
+static void ws_get_cut_req(struct wire_r *r, struct wire_storage_cut_req *m)
+{
+	int err;
+
+	m->inode = wire_get_u64(r);
+	m->chain_id = wire_get_u32(r);
+	m->chain_version = wire_get_u32(r);
+	m->index = wire_get_u32(r);
+	m->length = wire_get_u32(r);
+	m->flags = wire_get_u32(r);
+	m->client_id = wire_get_u64(r);
+	m->request_id = wire_get_u64(r);
+	if (r->err)
+		return;
+	err = ws_cut_req_check(m);
+	if (err)
+		wire_r_fail(r, err);
+}
+
+WS_CODEC(cut_req)
+
+/* ---- RESYNC ---- */
+
+static int ws_resync_req_check(const struct wire_storage_resync_req *m)
+{
+	if (m->action < WIRE_RESYNC_CHUNK || m->action > WIRE_RESYNC_DONE)
+		return -EINVAL;
+	if (m->length > WIRE_CHUNK_SIZE_MAX)
+		return -E2BIG;
+	if (m->action != WIRE_RESYNC_CHUNK && (m->length || m->crc32c))
+		return -EINVAL;
+	return 0;
+}
+
+static void ws_put_resync_req(struct wire_w *w,
+			      const struct wire_storage_resync_req *m)
+{
+	int err = ws_resync_req_check(m);
+
+	if (err) {
+		wire_w_fail(w, err);
+		return;
+	}
+	wire_put_u32(w, m->chain_id);
+	wire_put_u32(w, m->chain_version);
+	wire_put_u8(w, m->action);
+	ws_put_chunk_id(w, &m->chunk);
+	wire_put_u32(w, m->length);
+	wire_put_u32(w, m->crc32c);
+	wire_put_u64(w, m->committed_ver);
+	wire_put_u32(w, m->chunk_chain_ver);
+	wire_put_u64(w, m->done);
+	wire_put_u64(w, m->total);
+}
+
+static void ws_get_resync_req(struct wire_r *r,
+			      struct wire_storage_resync_req *m)
+{
+	int err;
+
+	m->chain_id = wire_get_u32(r);
+	m->chain_version = wire_get_u32(r);
+	m->action = wire_get_u8(r);
+	ws_get_chunk_id(r, &m->chunk);
+	m->length = wire_get_u32(r);
+	m->crc32c = wire_get_u32(r);
+	m->committed_ver = wire_get_u64(r);
+	m->chunk_chain_ver = wire_get_u32(r);
+	m->done = wire_get_u64(r);
+	m->total = wire_get_u64(r);
+	if (r->err)
+		return;
+	err = ws_resync_req_check(m);
+	if (err)
+		wire_r_fail(r, err);
+}
+
+WS_CODEC(resync_req)

@@ -23,12 +23,59 @@
  *   DUMP_META        wire_storage_dump_req             -> wire_storage_dump_resp
  *   SPACE            wire_storage_space_req            -> wire_storage_space_resp
  *   COMMIT           wire_storage_commit_req           -> empty body
+ *   CUT              wire_storage_cut_req              -> wire_storage_remove_resp
+ *   RESYNC           wire_storage_resync_req (+ data)  -> empty body
  *
  * A storaged resolves the target a message is for from its chain_id: the
  * targets of one chain sit on distinct nodes, so a node holds at most one
- * target per chain. Statuses travel in the frame (-errno); the meaning of
- * each for the caller is in /work/helpers/STORAGE_API.md and
- * man/valor-storaged.8.
+ * target per chain. Statuses travel in the frame (-errno); the contract
+ * below is also in man/valor-storaged.8.
+ *
+ * ---- The client contract ----------------------------------------------
+ *
+ * Placement: chunk i of a file with layout {chunk_size, stripe, first
+ * (an index into routing.table.chain_ids), table_version} lives on chain
+ * table.chain_ids[(first + i % stripe) % table.nchains]
+ * (rdma/mgmtc.h vrouting_chunk_chain). In a chain, the head is the first
+ * member whose state is SERVING or SYNCING, the tail the last such member;
+ * the readable members are the SERVING ones.
+ *
+ * Every request carries the chain id and the chain version of the sender's
+ * routing. Statuses, and what the caller does:
+ *   0         done.
+ *   -ESTALE   chain unknown here or chain version differs: refresh routing
+ *             (vmgmtc_refresh), retry. The server pulls routing too when
+ *             the caller's version is newer than its own.
+ *   -ENXIO    not the head (WRITE, TRUNCATE, CUT, REMOVE): refresh, retry.
+ *   -EAGAIN   overloaded, an update gap, a chunk busy under CUT/REMOVE, or
+ *             a downstream member unreachable (the chain heals when mgmtd
+ *             fails it): retry after a short backoff with the SAME
+ *             (client_id, request_id). Also what a lost connection means.
+ *   -EBADMSG  the payload's CRC32C did not match: resend.
+ *   -ENOSPC, -EIO, -EFBIG, -EINVAL: final, for the application.
+ * A write is applied once whatever the retries: the head keeps the last
+ * (client_id, request_id) committed per chunk and answers a retry of it
+ * with the first answer (duplicate); a retry of a write that did not
+ * commit is applied again under a new version and forwarded as a whole
+ * chunk, which repairs any replica that missed the first attempt.
+ *
+ * READ (any SERVING member): 0 + wire_read_resp + data. A chunk that does
+ * not exist answers 0 with length 0 (a hole: zero-fill); a short read
+ * means the chunk ends there. -EINPROGRESS: the chunk has an update in
+ * flight here; read it at the tail. -EBUSY (this member does not serve
+ * reads) or -ESTALE: refresh routing, try another member. A block whose
+ * stored CRC does not match is never returned: the server fetches the
+ * chunk from another SERVING member, repairs its copy and answers with
+ * good data, or answers -EIO when no good copy is reachable (try another
+ * member).
+ *
+ * TRUNCATE (head, like a WRITE with the same idempotency key): one chunk
+ * cut or extended with zeros. CUT (head): a whole file on one chain in
+ * one call, for truncate and O_TRUNC (see wire_storage_cut_req). SYNC
+ * (head): every chunk of the inode on the chain durable on every replica
+ * taking writes before the answer. REMOVE (head; metad's garbage
+ * collector): every chunk of the inode on the chain, on every replica.
+ * QUERY_LAST_CHUNK (any SERVING member). SPACE (any node).
  *
  * Pure code: no I/O, no globals, no allocation. struct
  * wire_storage_dump_resp is about 40 KiB: heap only; the others are small.
@@ -186,6 +233,74 @@ struct wire_storage_commit_req {
 	uint64_t update_version;
 };
 
+/*
+ * CUT request (client -> head): cut a file on one chain in one call.
+ *
+ * Without WIRE_CUT_F_ALL: every chunk of `inode` on this chain whose index
+ * is above `index` is removed on every replica, and chunk `index`, when
+ * this chain holds it and it is longer than `length`, is cut to `length`
+ * bytes (a versioned update, like TRUNCATE). Nothing is extended. To cut a
+ * file to F > 0 bytes with chunk size S, send the same body to every chain
+ * of its stripe: index = (F - 1) / S, length = F - index * S.
+ * With WIRE_CUT_F_ALL (F = 0, O_TRUNC): every chunk of the inode on this
+ * chain is removed; index and length must be 0.
+ *
+ * Idempotent: a retry (same key) removes nothing more and cuts nothing
+ * more. -EAGAIN while a write to one of the chunks to remove is in flight
+ * (retry). Answered with wire_storage_remove_resp (chunks removed at the
+ * head). WIRE_CUT_F_FORWARDED marks the removal step a member sends its
+ * successor (index/length/F_ALL as above, no cut: that travels as a
+ * versioned TRUNCATE); a client never sets it (-ENXIO at the head).
+ */
+#define WIRE_CUT_F_ALL 0x1u
+#define WIRE_CUT_F_FORWARDED 0x2u
+#define WIRE_CUT_F_KNOWN (WIRE_CUT_F_ALL | WIRE_CUT_F_FORWARDED)
+
+struct wire_storage_cut_req {
+	uint64_t inode;
+	wire_chain_id_t chain_id;
+	uint32_t chain_version;
+	uint32_t index;	 /* last chunk kept */
+	uint32_t length; /* its new length, <= WIRE_CHUNK_SIZE_MAX */
+	uint32_t flags;	 /* WIRE_CUT_F_* */
+	uint64_t client_id;
+	uint64_t request_id;
+};
+
+/*
+ * RESYNC request (predecessor -> its SYNCING successor, valor-storaged
+ * only). The predecessor compares DUMP_META pages of the successor with
+ * its own records and sends, one chunk at a time and under its chunk
+ * lock (so live writes of the chunk stay ordered):
+ *   WIRE_RESYNC_CHUNK   the whole chunk (`length` bytes of data, CRC32C
+ *                       `crc32c`): the successor replaces its copy and
+ *                       records committed_ver and chunk_chain_ver;
+ *   WIRE_RESYNC_REMOVE  the successor removes the chunk;
+ *   WIRE_RESYNC_DONE    every difference is sent: the successor reports
+ *                       its target up to date (and mgmtd makes it serve).
+ * done/total (items handled before this one, items in the plan) let the
+ * successor report progress in its heartbeats (valorctl status). -ESTALE
+ * when the chain version differs or the receiver is not SYNCING.
+ */
+enum wire_resync_action {
+	WIRE_RESYNC_CHUNK = 1,
+	WIRE_RESYNC_REMOVE = 2,
+	WIRE_RESYNC_DONE = 3,
+};
+
+struct wire_storage_resync_req {
+	wire_chain_id_t chain_id;
+	uint32_t chain_version;
+	uint8_t action; /* enum wire_resync_action */
+	struct wire_chunk_id chunk;
+	uint32_t length; /* CHUNK: bytes of data; else 0 */
+	uint32_t crc32c;
+	uint64_t committed_ver;
+	uint32_t chunk_chain_ver;
+	uint64_t done;
+	uint64_t total;
+};
+
 /* ---- Encoded sizes ---------------------------------------------------- */
 
 #define WIRE_STORAGE_WRITE_REQ_LEN (WIRE_WRITE_REQ_LEN + 16)
@@ -202,6 +317,8 @@ struct wire_storage_commit_req {
 #define WIRE_STORAGE_SPACE_REQ_LEN 4
 #define WIRE_STORAGE_SPACE_RESP_LEN (4 + 24)
 #define WIRE_STORAGE_COMMIT_REQ_LEN (WIRE_CHUNK_ID_LEN + 8 + 8)
+#define WIRE_STORAGE_CUT_REQ_LEN (8 + 4 * 5 + 16)
+#define WIRE_STORAGE_RESYNC_REQ_LEN (4 + 4 + 1 + WIRE_CHUNK_ID_LEN + 8 + 8 + 4 + 16)
 
 /* ---- Codecs ------------------------------------------------------------ */
 
@@ -253,5 +370,13 @@ int wire_storage_commit_req_encode(const struct wire_storage_commit_req *m,
 				   uint8_t *buf, size_t cap, size_t *len);
 int wire_storage_commit_req_decode(const uint8_t *buf, size_t len,
 				   struct wire_storage_commit_req *out);
+int wire_storage_cut_req_encode(const struct wire_storage_cut_req *m,
+				uint8_t *buf, size_t cap, size_t *len);
+int wire_storage_cut_req_decode(const uint8_t *buf, size_t len,
+				struct wire_storage_cut_req *out);
+int wire_storage_resync_req_encode(const struct wire_storage_resync_req *m,
+				   uint8_t *buf, size_t cap, size_t *len);
+int wire_storage_resync_req_decode(const uint8_t *buf, size_t len,
+				   struct wire_storage_resync_req *out);
 
 #endif /* VALOR_PROTO_WIRE_STORAGE_H */

@@ -1266,7 +1266,8 @@ static void test_wire_msg__op_and_state_names(void **state TEST_UNUSED)
 	for (op = 0; op <= 0xffff; op++)
 		known += wire_op_known((uint16_t)op);
 	assert_int_equal(known,
-			 3 + 5 + (WIRE_META_RENEW - WIRE_META_LOOKUP + 1) + 10);
+			 3 + 5 + (WIRE_META_RENEW - WIRE_META_LOOKUP + 1) +
+				 (WIRE_STORAGE_RESYNC - WIRE_STORAGE_WRITE + 1));
 
 	assert_string_equal(wire_role_name(WIRE_ROLE_STORAGE), "storage");
 	assert_string_equal(wire_role_name(0), "unknown");

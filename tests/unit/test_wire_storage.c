@@ -169,6 +169,37 @@ static void fill_commit(void *p)
 	m->update_version = 12;
 }
 
+static void fill_cut(void *p)
+{
+	struct wire_storage_cut_req *m = p;
+
+	m->inode = 0x0a0b0c0d0e0f1011ull;
+	m->chain_id = 4;
+	m->chain_version = 5;
+	m->index = 6;
+	m->length = 4097;
+	m->flags = WIRE_CUT_F_FORWARDED;
+	m->client_id = 7;
+	m->request_id = 8;
+}
+
+static void fill_resync(void *p)
+{
+	struct wire_storage_resync_req *m = p;
+
+	m->chain_id = 1;
+	m->chain_version = 2;
+	m->action = WIRE_RESYNC_CHUNK;
+	m->chunk.inode = 3;
+	m->chunk.index = 4;
+	m->length = 1 << 20;
+	m->crc32c = 0xcafef00d;
+	m->committed_ver = 5;
+	m->chunk_chain_ver = 6;
+	m->done = 7;
+	m->total = 8;
+}
+
 #define CASE(NAME, TYPE, LEN, FILL)                                            \
 	{                                                                      \
 		#NAME, sizeof(struct TYPE), LEN, FILL,                         \
@@ -201,6 +232,10 @@ static const struct msg_case cases[] = {
 	     fill_space_resp),
 	CASE(commit_req, wire_storage_commit_req, WIRE_STORAGE_COMMIT_REQ_LEN,
 	     fill_commit),
+	CASE(cut_req, wire_storage_cut_req, WIRE_STORAGE_CUT_REQ_LEN,
+	     fill_cut),
+	CASE(resync_req, wire_storage_resync_req, WIRE_STORAGE_RESYNC_REQ_LEN,
+	     fill_resync),
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -423,6 +458,58 @@ static void test_limits(void **state TEST_UNUSED)
 			 -E2BIG);
 }
 
+/* CUT and RESYNC reject flags, actions and shapes they do not know. */
+static void test_cut_resync_rules(void **state TEST_UNUSED)
+{
+	struct wire_storage_cut_req c = {0}, cout;
+	struct wire_storage_resync_req r = {0}, rout;
+	uint8_t buf[128];
+	size_t len = 0;
+
+	fill_cut(&c);
+	c.flags = 0x4;
+	assert_int_equal(wire_storage_cut_req_encode(&c, buf, sizeof(buf),
+						     &len),
+			 -EINVAL);
+	/* F_ALL carries no index or length */
+	c.flags = WIRE_CUT_F_ALL;
+	assert_int_equal(wire_storage_cut_req_encode(&c, buf, sizeof(buf),
+						     &len),
+			 -EINVAL);
+	c.index = 0;
+	c.length = 0;
+	assert_int_equal(wire_storage_cut_req_encode(&c, buf, sizeof(buf),
+						     &len),
+			 0);
+	buf[8 + 4 * 4] = 0x8; /* flags on the wire */
+	assert_int_equal(wire_storage_cut_req_decode(buf, len, &cout), -EINVAL);
+	fill_cut(&c);
+	c.length = WIRE_CHUNK_SIZE_MAX + 1;
+	assert_int_equal(wire_storage_cut_req_encode(&c, buf, sizeof(buf),
+						     &len),
+			 -E2BIG);
+
+	fill_resync(&r);
+	r.action = 0;
+	assert_int_equal(wire_storage_resync_req_encode(&r, buf, sizeof(buf),
+							&len),
+			 -EINVAL);
+	r.action = WIRE_RESYNC_DONE; /* no data with DONE */
+	assert_int_equal(wire_storage_resync_req_encode(&r, buf, sizeof(buf),
+							&len),
+			 -EINVAL);
+	r.length = 0;
+	r.crc32c = 0;
+	assert_int_equal(wire_storage_resync_req_encode(&r, buf, sizeof(buf),
+							&len),
+			 0);
+	assert_int_equal(wire_storage_resync_req_decode(buf, len, &rout), 0);
+	assert_int_equal(rout.action, WIRE_RESYNC_DONE);
+	buf[8] = 9; /* action on the wire */
+	assert_int_equal(wire_storage_resync_req_decode(buf, len, &rout),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_golden_remove),
 		cmocka_unit_test(test_write_embeds_basic),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cut_resync_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -913,7 +913,9 @@ int vchunk_replace(struct vchunk_store *st, struct vchunk_id id,
 /* Run @fn on every entry of the inode's chunk directory (fd of the dir
  * passed); -ENOENT when there is none. */
 static int vchunk_inode_dir_each(struct vchunk_store *st, uint64_t inode,
-				 int (*fn)(int dfd, const char *name))
+				 int (*fn)(int dfd, const char *name,
+					   const void *arg),
+				 const void *arg)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -928,24 +930,24 @@ static int vchunk_inode_dir_each(struct vchunk_store *st, uint64_t inode,
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		err = fn(dirfd(d), de->d_name);
+		err = fn(dirfd(d), de->d_name, arg);
 		if (err)
 			break;
 	}
 	if (!err)
-		err = fn(dirfd(d), NULL); /* NULL: the directory itself */
+		err = fn(dirfd(d), NULL, arg); /* NULL: the directory itself */
 	closedir(d);
 	return err;
 }
 
-static int vchunk_unlink_entry(int dfd, const char *name)
+static int vchunk_unlink_entry(int dfd, const char *name, const void *arg)
 {
 	if (!name)
 		return 0;
 	return unlinkat(dfd, name, 0) && errno != ENOENT ? -errno : 0;
 }
 
-static int vchunk_fsync_entry(int dfd, const char *name)
+static int vchunk_fsync_entry(int dfd, const char *name, const void *arg)
 {
 	int fd, err = 0;
 
@@ -960,10 +962,41 @@ static int vchunk_fsync_entry(int dfd, const char *name)
 	return err;
 }
 
-int vchunk_remove_inode(struct vchunk_store *st, uint64_t inode)
+/* The index a chunk file name stands for ("12", "12.tmp"), or -1. */
+static int64_t vchunk_name_index(const char *name)
+{
+	char *end;
+	unsigned long long v;
+
+	if (name[0] < '0' || name[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(name, &end, 10);
+	if (errno || v > UINT32_MAX || (*end && strcmp(end, ".tmp")))
+		return -1;
+	return (int64_t)v;
+}
+
+/* Unlink one entry of an inode directory if its index is >= *arg. */
+static int vchunk_unlink_from_entry(int dfd, const char *name,
+				    const void *arg)
+{
+	const uint32_t *first = arg;
+	int64_t idx;
+
+	if (!name)
+		return 0;
+	idx = vchunk_name_index(name);
+	if (idx < 0 || idx < (int64_t)*first)
+		return 0;
+	return unlinkat(dfd, name, 0) && errno != ENOENT ? -errno : 0;
+}
+
+int vchunk_remove_from(struct vchunk_store *st, uint64_t inode,
+		       uint32_t first_index)
 {
 	uint8_t key[VCHUNK_KEY_LEN];
-	struct vchunk_id first = {inode, 0};
+	struct vchunk_id first = {inode, first_index};
 	MDB_val k = {VCHUNK_KEY_LEN, key}, v;
 	MDB_cursor *cur;
 	MDB_txn *txn;
@@ -1005,11 +1038,48 @@ int vchunk_remove_inode(struct vchunk_store *st, uint64_t inode)
 		return vchunk_meta_errno(rc);
 	/* Records first: a crash now leaves orphan files, never records
 	 * without data. The directory pass also takes any orphans. */
-	err = vchunk_inode_dir_each(st, inode, vchunk_unlink_entry);
+	if (first_index) {
+		err = vchunk_inode_dir_each(st, inode, vchunk_unlink_from_entry,
+					    &first_index);
+		return err && err != -ENOENT ? err : removed;
+	}
+	err = vchunk_inode_dir_each(st, inode, vchunk_unlink_entry, NULL);
 	if (err && err != -ENOENT)
 		return err;
 	if (!err && !vchunk_dir_path(st, inode, 3, path, sizeof(path)) &&
 	    rmdir(path) && errno != ENOENT)
+		return -errno;
+	return removed;
+}
+
+int vchunk_remove_inode(struct vchunk_store *st, uint64_t inode)
+{
+	return vchunk_remove_from(st, inode, 0);
+}
+
+int vchunk_remove(struct vchunk_store *st, struct vchunk_id id)
+{
+	uint8_t key[VCHUNK_KEY_LEN];
+	MDB_val k = {VCHUNK_KEY_LEN, key};
+	char path[PATH_MAX];
+	MDB_txn *txn;
+	int rc, removed;
+
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		return vchunk_meta_errno(rc);
+	vchunk_meta_key(id, key);
+	rc = mdb_del(txn, st->dbi, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return vchunk_meta_errno(rc);
+	}
+	removed = rc == 0;
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return vchunk_meta_errno(rc);
+	if (!vchunk_file_path(st, id, "", path, sizeof(path)) && unlink(path) &&
+	    errno != ENOENT)
 		return -errno;
 	return removed;
 }
@@ -1058,7 +1128,16 @@ int vchunk_last(struct vchunk_store *st, uint64_t inode, uint32_t *index,
 
 int vchunk_dump(struct vchunk_store *st, vchunk_dump_cb cb, void *arg)
 {
-	MDB_val k, v;
+	struct vchunk_id zero = {0, 0};
+
+	return vchunk_dump_from(st, zero, cb, arg);
+}
+
+int vchunk_dump_from(struct vchunk_store *st, struct vchunk_id start,
+		     vchunk_dump_cb cb, void *arg)
+{
+	uint8_t key[VCHUNK_KEY_LEN];
+	MDB_val k = {VCHUNK_KEY_LEN, key}, v;
 	struct vchunk_rec rec;
 	MDB_cursor *cur;
 	MDB_txn *txn;
@@ -1072,7 +1151,8 @@ int vchunk_dump(struct vchunk_store *st, vchunk_dump_cb cb, void *arg)
 		mdb_txn_abort(txn);
 		return vchunk_meta_errno(rc);
 	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	vchunk_meta_key(start, key);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != VCHUNK_KEY_LEN) {
 			err = -EBADMSG;
@@ -1107,7 +1187,7 @@ int vchunk_sync_inode(struct vchunk_store *st, uint64_t inode)
 {
 	int err, rc;
 
-	err = vchunk_inode_dir_each(st, inode, vchunk_fsync_entry);
+	err = vchunk_inode_dir_each(st, inode, vchunk_fsync_entry, NULL);
 	if (err == -ENOENT)
 		err = 0;
 	rc = mdb_env_sync(st->env, 1);

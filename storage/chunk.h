@@ -184,6 +184,15 @@ int vchunk_replace(struct vchunk_store *st, struct vchunk_id id,
  * files). The number of records removed (0 when there were none).
  */
 int vchunk_remove_inode(struct vchunk_store *st, uint64_t inode);
+/*
+ * Remove the chunks of @inode whose index is >= @first_index (0: all, as
+ * vchunk_remove_inode()). The number of records removed.
+ */
+int vchunk_remove_from(struct vchunk_store *st, uint64_t inode,
+		       uint32_t first_index);
+/* Remove one chunk: 1 removed, 0 there was none. Not serialized with
+ * updates of the chunk: the caller holds its chunk lock. */
+int vchunk_remove(struct vchunk_store *st, struct vchunk_id id);
 
 /*
  * The highest chunk index of @inode and that chunk's length (pending
@@ -199,6 +208,9 @@ int vchunk_last(struct vchunk_store *st, uint64_t inode, uint32_t *index,
  */
 typedef int (*vchunk_dump_cb)(void *arg, const struct vchunk_meta *m);
 int vchunk_dump(struct vchunk_store *st, vchunk_dump_cb cb, void *arg);
+/* The same from the first record whose key is >= @start (DUMP_META pages). */
+int vchunk_dump_from(struct vchunk_store *st, struct vchunk_id start,
+		     vchunk_dump_cb cb, void *arg);
 
 /* Bytes in and free (for unprivileged users) on the target's file system. */
 int vchunk_space(struct vchunk_store *st, uint64_t *total, uint64_t *avail);

@@ -70,6 +70,8 @@ struct vcraq_op {
 	vcraq_done_fn done;
 	void *done_arg;
 	void *full; /* malloc'd whole chunk of a FULL forward, or NULL */
+	vcraq_locked_fn lock_fn; /* a chunk lock, not an update */
+	void *lock_arg;
 	struct vcraq_reply reply;
 	int client; /* a client write at the head */
 };
@@ -421,7 +423,8 @@ static void vcraq_op_finish(struct vcraq_op *op, int status)
 	}
 	next = vcraq_slot_release(op);
 	vcraq_op_put(t, op);
-	done(done_arg, status, status ? NULL : &reply);
+	if (done)
+		done(done_arg, status, status ? NULL : &reply);
 	if (next)
 		vcraq_op_kick(next);
 }
@@ -436,6 +439,8 @@ static int vcraq_op_make_full(struct vcraq_op *op, uint32_t chunk_len)
 	ssize_t n = 0;
 
 	op->fwd = op->u;
+	op->fwd.kind = VCRAQ_UPD_WRITE;
+	op->fwd.trunc_len = 0;
 	op->fwd.off = 0;
 	op->fwd.flags = VCHUNK_F_FULL;
 	op->full = malloc(chunk_len ? chunk_len : 1);
@@ -485,6 +490,10 @@ static void vcraq_op_start(struct vcraq_op *op)
 	struct vcraq_role role;
 	int leftover = 0, full, ret;
 
+	if (op->lock_fn) {
+		op->lock_fn(op->lock_arg, op);
+		return;
+	}
 	/* The table may have changed while the op waited for the chunk. */
 	vcraq_role_get(t, &role);
 	if (op->u.chain_id != role.chain_id ||
@@ -511,9 +520,13 @@ static void vcraq_op_start(struct vcraq_op *op)
 		}
 	}
 
-	ret = vchunk_write(t->store, op->u.id, op->u.off, op->u.data, op->u.len,
-			   op->u.crc, op->u.update_ver, op->u.chain_ver,
-			   op->u.flags, &res);
+	if (op->u.kind == VCRAQ_UPD_TRUNCATE)
+		ret = vchunk_truncate(t->store, op->u.id, op->u.trunc_len,
+				      op->u.update_ver, op->u.chain_ver, &res);
+	else
+		ret = vchunk_write(t->store, op->u.id, op->u.off, op->u.data,
+				   op->u.len, op->u.crc, op->u.update_ver,
+				   op->u.chain_ver, op->u.flags, &res);
 	if (ret < 0) {
 		vcraq_op_finish(op, ret);
 		return;
@@ -570,6 +583,12 @@ static int vcraq_update_check(const struct vcraq_update *u)
 {
 	if (!u || (u->len && !u->data))
 		return -EINVAL;
+	if (u->kind == VCRAQ_UPD_TRUNCATE)
+		return u->len || u->flags || u->trunc_len > VCHUNK_MAX_SIZE
+			       ? -EINVAL
+			       : 0;
+	if (u->kind != VCRAQ_UPD_WRITE)
+		return -EINVAL;
 	if (u->flags & ~VCHUNK_F_FULL)
 		return -EINVAL;
 	if ((u->flags & VCHUNK_F_FULL) && u->off)
@@ -616,6 +635,79 @@ int vcraq_write(struct vcraq_target *t, const struct vcraq_update *u,
 	if (ret == 1)
 		vcraq_op_kick(op);
 	return 0;
+}
+
+/* ---- Chunk locks and inode scans ---------------------------------------- */
+
+int vcraq_chunk_lock(struct vcraq_target *t, struct vchunk_id id,
+		     vcraq_locked_fn fn, void *arg)
+{
+	struct vcraq_op *op;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	op = vcraq_op_get(t);
+	if (!op)
+		return -EAGAIN;
+	op->t = t;
+	op->u.id = id;
+	op->lock_fn = fn;
+	op->lock_arg = arg;
+	ret = vcraq_slot_acquire(t, op);
+	if (ret < 0) {
+		vcraq_op_put(t, op);
+		return ret;
+	}
+	if (ret == 1)
+		vcraq_op_kick(op);
+	return 0;
+}
+
+void vcraq_chunk_unlock(struct vcraq_target *t, struct vcraq_op *op)
+{
+	vcraq_op_finish(op, 0);
+}
+
+int vcraq_inode_busy(struct vcraq_target *t, uint64_t inode,
+		     uint32_t first_index)
+{
+	int busy = 0;
+
+	for (uint32_t i = 0; i < t->nbuckets && !busy; i++) {
+		struct vcraq_bucket *b = &t->buckets[i];
+
+		pthread_mutex_lock(&b->lock);
+		for (int w = 0; w < VCRAQ_WAYS; w++) {
+			const struct vcraq_slot *s = &b->ways[w];
+
+			if (s->used && s->busy && s->id.inode == inode &&
+			    s->id.index >= first_index)
+				busy = 1;
+		}
+		pthread_mutex_unlock(&b->lock);
+	}
+	return busy;
+}
+
+uint32_t vcraq_target_state(struct vcraq_target *t)
+{
+	uint32_t st = VCRAQ_OFFLINE;
+	int k;
+
+	pthread_mutex_lock(&t->chain_lock);
+	k = vcraq_chain_find(&t->chain, t->target_id);
+	if (k >= 0)
+		st = t->chain.members[k].state;
+	pthread_mutex_unlock(&t->chain_lock);
+	return st;
+}
+
+void vcraq_target_chain(struct vcraq_target *t, struct vcraq_chain *out)
+{
+	pthread_mutex_lock(&t->chain_lock);
+	*out = t->chain;
+	pthread_mutex_unlock(&t->chain_lock);
 }
 
 /* ---- Reads -------------------------------------------------------------- */

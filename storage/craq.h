@@ -31,6 +31,9 @@
  * failed earlier (the successors may have missed it: the gap rule would
  * refuse the next partial update).
  *
+ * Truncates (VCRAQ_UPD_TRUNCATE) travel the same path under the same
+ * rules; a FULL forward of one sends the chunk as it is after the cut.
+ *
  * Idempotency (choice): the head remembers per chunk the last
  * (client_id, request_id) it committed and the version it got, in the
  * chunk's lock-table slot. A retry carrying the same pair answers success
@@ -85,7 +88,13 @@ struct vcraq_chain {
  * client's idempotency key). @data (len bytes) is owned by the sender and
  * must stay valid until the update is answered.
  */
+enum vcraq_update_kind {
+	VCRAQ_UPD_WRITE = 0,	/* @len bytes of @data at @off */
+	VCRAQ_UPD_TRUNCATE = 1, /* cut or extend the chunk to @trunc_len */
+};
+
 struct vcraq_update {
+	uint32_t kind; /* enum vcraq_update_kind */
 	struct vchunk_id id;
 	uint32_t chain_id;
 	uint32_t chain_ver;
@@ -96,6 +105,7 @@ struct vcraq_update {
 	uint64_t update_ver; /* 0 from a client; set by the head */
 	uint64_t client_id;  /* head idempotency key; 0: none */
 	uint64_t request_id;
+	uint32_t trunc_len; /* TRUNCATE: the new length (len 0, no data) */
 	const void *data;
 };
 
@@ -187,6 +197,32 @@ void vcraq_on_commit(struct vcraq_target *t, struct vcraq_op *op, int status);
  */
 ssize_t vcraq_read(struct vcraq_target *t, struct vchunk_id id, uint32_t off,
 		   uint32_t len, void *buf, struct vchunk_result *res);
+
+/*
+ * Run @fn(@arg, op) once this thread owns chunk @id's slot of the lock
+ * table (maybe before this returns): no update of the chunk runs here
+ * until the owner calls vcraq_chunk_unlock(t, op). For work that must not
+ * interleave with the chunk's updates and may wait on the network while
+ * it holds the chunk (a resync transfer, a repair). 0, or -EAGAIN (no free
+ * op, or every way of the chunk's bucket is busy).
+ */
+typedef void (*vcraq_locked_fn)(void *arg, struct vcraq_op *op);
+int vcraq_chunk_lock(struct vcraq_target *t, struct vchunk_id id,
+		     vcraq_locked_fn fn, void *arg);
+void vcraq_chunk_unlock(struct vcraq_target *t, struct vcraq_op *op);
+
+/*
+ * 1 when an update or a lock holds a chunk of @inode whose index is >=
+ * @first_index, else 0 (a snapshot: scans the lock table). Inode-wide
+ * operations (remove, cut) refuse to race updates with it.
+ */
+int vcraq_inode_busy(struct vcraq_target *t, uint64_t inode,
+		     uint32_t first_index);
+
+/* The public state of this target in its chain (enum vcraq_member_state),
+ * and a copy of the chain. */
+uint32_t vcraq_target_state(struct vcraq_target *t);
+void vcraq_target_chain(struct vcraq_target *t, struct vcraq_chain *out);
 
 /* ---- Resync ----------------------------------------------------------- */
 

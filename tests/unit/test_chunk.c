@@ -471,6 +471,64 @@ static void test_chunk__dump_lists_all_records(void **state)
 	assert_int_equal(vchunk_dump(f->st, dump_stop, NULL), 42);
 }
 
+static void test_chunk__remove_from_keeps_lower_chunks(void **state)
+{
+	struct fx *f = *state;
+	uint8_t data[100];
+	struct vchunk_meta m;
+	uint32_t idx = 0, len = 0;
+
+	fill(data, sizeof(data), 11);
+	for (uint32_t i = 0; i < 12; i++)
+		put(f, (struct vchunk_id){7, i}, 0, data, sizeof(data), 1);
+	put(f, (struct vchunk_id){8, 20}, 0, data, sizeof(data), 1);
+	assert_int_equal(vchunk_remove_from(f->st, 7, 5), 7);
+	assert_int_equal(vchunk_last(f->st, 7, &idx, &len), 0);
+	assert_int_equal(idx, 4);
+	for (uint32_t i = 0; i < 12; i++)
+		assert_int_equal(vchunk_stat(f->st, (struct vchunk_id){7, i}, &m),
+				 i < 5 ? 0 : -ENOENT);
+	/* the files went too: a new chunk 10 starts empty */
+	put(f, (struct vchunk_id){7, 10}, 50, data, 10, 1);
+	assert_int_equal(vchunk_read(f->st, (struct vchunk_id){7, 10}, 0, 100,
+				     data, 0, NULL),
+			 60);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(data[i], 0);
+	assert_int_equal(vchunk_remove_from(f->st, 7, 100), 0);
+	assert_int_equal(vchunk_stat(f->st, (struct vchunk_id){8, 20}, &m), 0);
+	/* one chunk at a time */
+	assert_int_equal(vchunk_remove(f->st, (struct vchunk_id){7, 3}), 1);
+	assert_int_equal(vchunk_remove(f->st, (struct vchunk_id){7, 3}), 0);
+	assert_int_equal(vchunk_stat(f->st, (struct vchunk_id){7, 3}, &m),
+			 -ENOENT);
+	assert_int_equal(vchunk_stat(f->st, (struct vchunk_id){7, 4}, &m), 0);
+}
+
+static void test_chunk__dump_from_starts_at_key(void **state)
+{
+	struct fx *f = *state;
+	struct dump_acc acc = {0};
+	uint8_t data[16];
+
+	fill(data, sizeof(data), 12);
+	put(f, (struct vchunk_id){1, 5}, 0, data, 16, 1);
+	put(f, (struct vchunk_id){2, 0}, 0, data, 16, 1);
+	put(f, (struct vchunk_id){2, 7}, 0, data, 16, 1);
+	put(f, (struct vchunk_id){3, 1}, 0, data, 16, 1);
+	assert_int_equal(vchunk_dump_from(f->st, (struct vchunk_id){2, 1},
+					  dump_cb, &acc),
+			 0);
+	assert_int_equal(acc.n, 2);
+	assert_true(acc.m[0].id.inode == 2 && acc.m[0].id.index == 7);
+	assert_true(acc.m[1].id.inode == 3 && acc.m[1].id.index == 1);
+	acc.n = 0;
+	assert_int_equal(vchunk_dump_from(f->st, (struct vchunk_id){3, 2},
+					  dump_cb, &acc),
+			 0);
+	assert_int_equal(acc.n, 0);
+}
+
 static void test_chunk__space_and_sync(void **state)
 {
 	struct fx *f = *state;
@@ -772,6 +830,8 @@ int main(void)
 		T(remove_inode_removes_only_that_inode),
 		T(last_chunk),
 		T(dump_lists_all_records),
+		T(remove_from_keeps_lower_chunks),
+		T(dump_from_starts_at_key),
 		T(space_and_sync),
 		T(duplicate_succeeds_without_applying),
 		T(gap_is_eagain),

@@ -761,6 +761,87 @@ static void test_craq__parallel_writers_converge(void **state)
 	assert_stores_equal(f->st[0], f->st[2]);
 }
 
+static void test_craq__truncate_reaches_every_replica(void **state)
+{
+	struct fx *f = *state;
+	struct client_res c;
+	uint8_t d[10000];
+	struct vcraq_update u = {
+		.kind = VCRAQ_UPD_TRUNCATE,
+		.id = {5, 0},
+		.chain_id = CHAIN_ID,
+		.chain_ver = 1,
+		.trunc_len = 3000,
+		.client_id = 1,
+		.request_id = 2,
+	};
+
+	fill(d, sizeof(d), 20);
+	assert_int_equal(client_write(f, cid(5, 0), 0, d, 10000, 1, &c), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vcraq_write(f->t[0], &u, client_done, &c), 0);
+	fx_pump_all(f);
+	assert_int_equal(c.called, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.r.update_ver, 2);
+	assert_int_equal(c.r.chunk_length, 3000);
+	for (int i = 0; i < NT; i++)
+		assert_replica_reads(f, i, cid(5, 0), d, 3000);
+	/* the same key again: a duplicate, nothing applied */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vcraq_write(f->t[0], &u, client_done, &c), 0);
+	fx_pump_all(f);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.r.duplicate, 1);
+	assert_stores_equal(f->st[0], f->st[2]);
+	/* a truncate carries no data */
+	u.len = 1;
+	u.data = d;
+	assert_int_equal(vcraq_write(f->t[0], &u, client_done, &c), -EINVAL);
+}
+
+struct lock_res {
+	int calls;
+	struct vcraq_op *op;
+};
+
+static void lock_cb(void *arg, struct vcraq_op *op)
+{
+	struct lock_res *l = arg;
+
+	l->calls++;
+	l->op = op;
+}
+
+static void test_craq__chunk_lock_holds_updates(void **state)
+{
+	struct fx *f = *state;
+	struct lock_res l = {0}, l2 = {0};
+	struct client_res c;
+	uint8_t d[100];
+
+	fill(d, sizeof(d), 21);
+	assert_int_equal(vcraq_chunk_lock(f->t[0], cid(6, 1), lock_cb, &l), 0);
+	assert_int_equal(l.calls, 1);
+	assert_int_equal(vcraq_inode_busy(f->t[0], 6, 0), 1);
+	assert_int_equal(vcraq_inode_busy(f->t[0], 6, 2), 0);
+	assert_int_equal(vcraq_inode_busy(f->t[0], 7, 0), 0);
+	/* a write of the chunk and a second lock wait for the first lock */
+	assert_int_equal(client_submit(f, 0, cid(6, 1), 0, d, 100, 1, 1, 1, &c),
+			 0);
+	assert_int_equal(vcraq_chunk_lock(f->t[0], cid(6, 1), lock_cb, &l2), 0);
+	fx_pump_all(f);
+	assert_int_equal(c.called, 0);
+	assert_int_equal(l2.calls, 0);
+	vcraq_chunk_unlock(f->t[0], l.op);
+	assert_int_equal(c.called, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(l2.calls, 1);
+	vcraq_chunk_unlock(f->t[0], l2.op);
+	assert_int_equal(vcraq_inode_busy(f->t[0], 6, 0), 0);
+	assert_int_equal(vcraq_target_state(f->t[1]), VCRAQ_SERVING);
+}
+
 int main(void)
 {
 #define T(name)                                                                \
@@ -775,6 +856,8 @@ int main(void)
 		T(syncing_target_converges),
 		T(plan_removes_deleted_chunks),
 		T(parallel_writers_converge),
+		T(truncate_reaches_every_replica),
+		T(chunk_lock_holds_updates),
 	};
 #undef T
 

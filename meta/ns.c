@@ -22,6 +22,12 @@
 
 int ns_op_run(struct ns_op *op, unsigned flags, vkv_txn_fn fn)
 {
+	op->replayed = 0;
+	if (!(flags & VKV_RDONLY) && op->cr && op->cr->client &&
+	    op->cr->req_id) {
+		op->body = fn;
+		return vkv_run(op->ns->kv, flags, ns_idem_txn, op, VNS_RETRIES);
+	}
 	return vkv_run(op->ns->kv, flags, fn, op, VNS_RETRIES);
 }
 
@@ -252,8 +258,9 @@ int ns_make_txn(struct vkv_txn *txn, struct ns_op *op)
 	if (rc != -ENOENT)
 		return rc < 0 ? rc : -EEXIST;
 	ns_inode_init(in, op->newino, op->mode, op->cr, p);
-	if (S_ISREG(op->mode))
-		in->layout = op->layout;
+	rc = ns_layout_assign(op, in, p);
+	if (rc < 0)
+		return rc;
 	if (op->target) {
 		in->target_len = (uint32_t)strlen(op->target);
 		memcpy(in->target, op->target, in->target_len + 1);
@@ -263,6 +270,8 @@ int ns_make_txn(struct vkv_txn *txn, struct ns_op *op)
 	if (rc >= 0)
 		rc = ns_dentry_put(txn, op->parent, op->name, op->nlen, in->ino,
 				   in->mode);
+	if (rc >= 0)
+		rc = ns_count_add(txn, 1);
 	if (rc < 0)
 		return rc;
 	now = in->ctime;
@@ -297,11 +306,9 @@ static int ns_make(struct ns_op *op, vkv_txn_fn fn)
 	rc = ns_ino_alloc(op->ns, &op->newino);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&op->ns->lock);
-	op->layout = op->ns->layout;
-	pthread_mutex_unlock(&op->ns->lock);
+	ns_layout_prepare(op);
 	rc = ns_op_run(op, 0, fn);
-	if (rc < 0)
+	if (rc < 0 || op->replayed)
 		ns_ino_unused(op->ns, op->newino);
 	return rc;
 }

@@ -3,13 +3,14 @@
  * ns_dir.c - listings and whole-inode scans: readdir, extended attributes,
  * statfs, garbage collection.
  *
- * statfs counts the 'I' records in one read transaction: O(inodes). A
- * counter every create and delete updated would serialize all of them on
- * one key under PostgreSQL; sharded counters can come when df on large
- * trees matters.
+ * statfs sums the inode counter's shards ('N' shard): every create adds
+ * 1 and every delete -1 to a shard picked once per thread, so concurrent
+ * transactions on PostgreSQL rarely write the same key, and statfs reads
+ * at most VNS_COUNT_SHARDS small records whatever the number of inodes.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <linux/xattr.h>
 #include <string.h>
@@ -121,6 +122,8 @@ static int ns_setxattr_txn(struct vkv_txn *txn, void *arg)
 	rc = ns_inode_get(txn, op->ino, &op->a);
 	if (rc < 0)
 		return rc;
+	if (!strcmp(op->name, VNS_LAYOUT_XATTR))
+		return ns_layout_setxattr(txn, op, &op->a, 0);
 	ns_key_name(&k, 'X', op->ino, op->name, op->nlen);
 	rc = vkv_get(txn, k.b, k.len, &val, &vlen);
 	if (rc < 0 && rc != -ENOENT)
@@ -178,6 +181,8 @@ static int ns_getxattr_txn(struct vkv_txn *txn, void *arg)
 	rc = ns_inode_get(txn, op->ino, &op->a);
 	if (rc < 0)
 		return rc;
+	if (!strcmp(op->name, VNS_LAYOUT_XATTR))
+		return ns_layout_getxattr(op, &op->a);
 	ns_key_name(&k, 'X', op->ino, op->name, op->nlen);
 	rc = vkv_get(txn, k.b, k.len, (const void **)&val, &vlen);
 	if (rc < 0)
@@ -267,6 +272,8 @@ static int ns_removexattr_txn(struct vkv_txn *txn, void *arg)
 	rc = ns_inode_get(txn, op->ino, &op->a);
 	if (rc < 0)
 		return rc;
+	if (!strcmp(op->name, VNS_LAYOUT_XATTR))
+		return ns_layout_setxattr(txn, op, &op->a, 1);
 	ns_key_name(&k, 'X', op->ino, op->name, op->nlen);
 	rc = vkv_del(txn, k.b, k.len);
 	if (rc < 0)
@@ -289,29 +296,73 @@ int vns_removexattr(struct vns *ns, const struct vns_cred *cr, uint64_t ino,
 /* ---- statfs ----------------------------------------------------------------
  */
 
+/* This thread's shard of the inode counter, picked at random once. */
+static _Thread_local int ns_count_shard = -1;
+
+static void ns_count_key(struct ns_key *k, unsigned shard)
+{
+	k->b[0] = 'N';
+	k->b[1] = (uint8_t)(shard >> 8);
+	k->b[2] = (uint8_t)shard;
+	k->len = 3;
+}
+
+int ns_count_add(struct vkv_txn *txn, int64_t delta)
+{
+	struct ns_key k;
+	uint64_t v = 0;
+	int rc;
+
+	if (ns_count_shard < 0) {
+		unsigned seed = (unsigned)ns_now() ^ (unsigned)(uintptr_t)&k;
+
+		ns_count_shard = rand_r(&seed) % VNS_COUNT_SHARDS;
+	}
+	ns_count_key(&k, (unsigned)ns_count_shard);
+	rc = ns_u64_get(txn, &k, &v);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	return ns_u64_put(txn, &k, v + (uint64_t)delta);
+}
+
 static int ns_count_cb(const void *key, size_t klen, const void *val,
 		       size_t vlen, void *arg)
 {
-	(*(uint64_t *)arg)++;
+	const uint8_t *p = val;
+	uint64_t v = 0;
+
+	if (klen != 3 || vlen != 9 || p[0] != NS_REC_VERSION)
+		return -EIO;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[1 + i] << (8 * i);
+	*(uint64_t *)arg += v;
 	return 0;
 }
 
-static int ns_statfs_txn(struct vkv_txn *txn, void *arg)
+/* Sum of the shards into *(uint64_t *)arg (two's complement). */
+int ns_count_sum_txn(struct vkv_txn *txn, void *arg)
 {
-	uint8_t start = 'I', end = 'I' + 1;
+	uint8_t start = 'N', end = 'N' + 1;
 	uint64_t *n = arg;
+	int rc;
 
 	*n = 0;
-	return vkv_range(txn, &start, 1, &end, 1, 0, ns_count_cb, n);
+	rc = vkv_range(txn, &start, 1, &end, 1, 0, ns_count_cb, n);
+	if (rc == -EIO)
+		vlog_err("ns: corrupt inode counter shard");
+	return rc < 0 ? rc : 0;
 }
 
 int vns_statfs(struct vns *ns, struct vstatfs *st)
 {
 	uint64_t n = 0;
-	int rc = vkv_run(ns->kv, VKV_RDONLY, ns_statfs_txn, &n, VNS_RETRIES);
+	int rc = vkv_run(ns->kv, VKV_RDONLY, ns_count_sum_txn, &n,
+			 VNS_RETRIES);
 
 	if (rc < 0)
 		return rc;
+	if ((int64_t)n < 0)
+		n = 0;
 	st->files = NS_FILES_MAX;
 	st->ffree = n < NS_FILES_MAX ? NS_FILES_MAX - n : 0;
 	st->namelen = VNS_NAME_MAX;
@@ -385,4 +436,89 @@ int vns_gc_done(struct vns *ns, uint64_t ino)
 	struct ns_op op = {.ns = ns, .ino = ino};
 
 	return ns_op_run(&op, 0, ns_gc_done_txn);
+}
+
+/* ---- GC claims ------------------------------------------------------------ */
+
+/* Garbage entries looked at per claim transaction, at most. */
+#define NS_GC_SCAN 1024
+
+struct ns_gc_claim_ctx {
+	struct vns_gc_entry *out;
+	size_t n, max;
+	uint64_t owner;
+	int64_t now;
+};
+
+static int ns_gc_claim_cb(const void *key, size_t klen, const void *val,
+			  size_t vlen, void *arg)
+{
+	struct ns_gc_claim_ctx *c = arg;
+	const uint8_t *v = val;
+
+	if (klen != 9 || !vlen || v[0] != NS_REC_VERSION ||
+	    (vlen != 1 && vlen != 17))
+		return -EIO;
+	if (vlen == 17) {
+		uint64_t owner = 0, until = 0;
+
+		for (int i = 0; i < 8; i++) {
+			owner |= (uint64_t)v[1 + i] << (8 * i);
+			until |= (uint64_t)v[9 + i] << (8 * i);
+		}
+		if (owner != c->owner && (int64_t)until >= c->now)
+			return 0; /* another collector's, still running */
+	}
+	c->out[c->n++].ino = ns_get_be64((const uint8_t *)key + 1);
+	return c->n >= c->max;
+}
+
+static int ns_gc_claim_txn(struct vkv_txn *txn, void *arg)
+{
+	struct ns_op *op = arg;
+	struct ns_gc_claim_ctx c = {
+		.out = op->buf, .max = op->cap, .owner = op->owner,
+		.now = op->now};
+	uint8_t start = 'G', end = 'G' + 1, v[17];
+	struct ns_key k;
+	int rc;
+
+	rc = vkv_range(txn, &start, 1, &end, 1, NS_GC_SCAN, ns_gc_claim_cb,
+		       &c);
+	if (rc == -EIO)
+		vlog_err("ns: corrupt garbage record");
+	if (rc < 0)
+		return rc;
+	v[0] = NS_REC_VERSION;
+	for (int i = 0; i < 8; i++) {
+		v[1 + i] = (uint8_t)(op->owner >> (8 * i));
+		v[9 + i] = (uint8_t)((uint64_t)op->hint >> (8 * i));
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		ns_key_ino(&k, 'G', c.out[i].ino);
+		rc = vkv_put(txn, k.b, k.len, v, sizeof(v));
+		if (rc < 0)
+			return rc;
+		rc = ns_inode_get(txn, c.out[i].ino, &op->a);
+		if (rc < 0)
+			return rc == -ENOENT ? -EIO : rc;
+		c.out[i].size = op->a.size;
+		c.out[i].layout = op->a.layout;
+	}
+	return (int)c.n;
+}
+
+int vns_gc_claim(struct vns *ns, uint64_t owner, int64_t now_ns,
+		 int64_t until_ns, struct vns_gc_entry *out, size_t max)
+{
+	struct ns_op op = {.ns = ns,
+			   .buf = out,
+			   .cap = max > NS_GC_SCAN ? NS_GC_SCAN : max,
+			   .owner = owner,
+			   .now = now_ns,
+			   .hint = (uint64_t)until_ns};
+
+	if (!max)
+		return 0;
+	return ns_op_run(&op, 0, ns_gc_claim_txn);
 }

@@ -28,6 +28,10 @@ static int ns_session_add(struct vkv_txn *txn, struct ns_op *op,
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	rc = ns_u64_put(txn, &k, n + 1);
+	if (rc >= 0 && !n)
+		rc = ns_hold_set(txn, op->client, 'S', in->ino, 1);
+	if (rc >= 0)
+		rc = ns_lease_ensure(txn, op->ns, op->client);
 	if (rc < 0)
 		return rc;
 	if ((op->oflags & O_TRUNC) && in->size) {
@@ -103,11 +107,9 @@ int vns_create(struct vns *ns, const struct vns_cred *cr, uint64_t parent,
 	rc = ns_ino_alloc(ns, &op.newino);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&ns->lock);
-	op.layout = ns->layout;
-	pthread_mutex_unlock(&ns->lock);
+	ns_layout_prepare(&op);
 	rc = ns_op_run(&op, 0, ns_create_txn);
-	if (rc)
+	if (rc || op.replayed)
 		ns_ino_unused(ns, op.newino);
 	return rc < 0 ? rc : 0;
 }
@@ -134,10 +136,11 @@ static int ns_session_open_txn(struct vkv_txn *txn, void *arg)
 	return ns_session_add(txn, op, &op->a);
 }
 
-int vns_session_open(struct vns *ns, uint64_t ino, uint32_t oflags,
-		     uint64_t client, struct vns_file *out)
+int vns_session_open(struct vns *ns, const struct vns_cred *cr, uint64_t ino,
+		     uint32_t oflags, uint64_t client, struct vns_file *out)
 {
 	struct ns_op op = {.ns = ns,
+			   .cr = cr,
 			   .ino = ino,
 			   .oflags = oflags,
 			   .client = client,
@@ -160,6 +163,9 @@ static int ns_session_close_txn(struct vkv_txn *txn, void *arg)
 	rc = n > 1 ? ns_u64_put(txn, &k, n - 1) : vkv_del(txn, k.b, k.len);
 	if (rc < 0 || n > 1)
 		return rc;
+	rc = ns_hold_set(txn, op->client, 'S', op->ino, 0);
+	if (rc < 0)
+		return rc;
 	rc = ns_inode_get(txn, op->ino, &op->a);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
@@ -169,9 +175,10 @@ static int ns_session_close_txn(struct vkv_txn *txn, void *arg)
 	return ns_inode_release(txn, &op->a);
 }
 
-int vns_session_close(struct vns *ns, uint64_t ino, uint64_t client)
+int vns_session_close(struct vns *ns, const struct vns_cred *cr, uint64_t ino,
+		      uint64_t client)
 {
-	struct ns_op op = {.ns = ns, .ino = ino, .client = client};
+	struct ns_op op = {.ns = ns, .cr = cr, .ino = ino, .client = client};
 
 	return ns_op_run(&op, 0, ns_session_close_txn);
 }
@@ -200,10 +207,11 @@ static int ns_set_length_txn(struct vkv_txn *txn, void *arg)
 	return 0;
 }
 
-int vns_set_length(struct vns *ns, uint64_t ino, uint64_t hint,
-		   uint64_t trunc_ver, struct vattr *out)
+int vns_set_length(struct vns *ns, const struct vns_cred *cr, uint64_t ino,
+		   uint64_t hint, uint64_t trunc_ver, struct vattr *out)
 {
 	struct ns_op op = {.ns = ns,
+			   .cr = cr,
 			   .ino = ino,
 			   .hint = hint,
 			   .trunc_ver = trunc_ver,

@@ -11,12 +11,21 @@
  *   u32 chunk_size, stripe, first_chain, table_version,
  *   u16 target length, target bytes (symlinks).
  * Dentry value: u8 version, u64 ino, u32 type.
- * Counter and session values: u8 version, u64 value.
+ * Counter and session values: u8 version, u64 value ('N' shards: the u64
+ * is a two's-complement delta).
+ * Lease value ('K'): u8 version, i64 expiry (wall clock ns).
+ * Hold index ('O'): u8 version.
+ * Garbage ('G'): u8 version [, u64 claim owner, i64 claim until].
+ * Locks ('L'): u8 version, u32 n, n * (u8 kind, u64 client, u64 owner,
+ * u32 pid, u32 type, u64 start, u64 end), sorted by (kind, client, owner,
+ * start).
+ * Exactly-once record ('R'): see ns_idem.c.
  */
 #ifndef VALOR_META_NS_I_H
 #define VALOR_META_NS_I_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "meta/kv.h"
@@ -29,7 +38,20 @@ struct vns {
 	pthread_mutex_t lock;
 	/* Fields below are protected by lock. */
 	uint64_t ino_next, ino_end; /* batch [next, end) */
-	struct vns_layout layout;   /* for new regular files */
+	struct vns_layout layout;   /* cluster default: chunk_size, stripe */
+	uint32_t table_version;	    /* chain table new files go on */
+	uint32_t nchains;	    /* 0: none, regular files -ENOSPC */
+	uint32_t lease_ms;
+	unsigned seed;		    /* rand_r: first chains */
+	/* Relaxed counters (vns_get_stats). */
+	_Atomic uint64_t replays, idem_expired, leases_expired,
+		sessions_dropped, locks_dropped;
+};
+
+/* One decoded lock record entry (struct vns_lock plus its client). */
+struct ns_lock_ent {
+	struct vns_lock l;
+	uint64_t client;
 };
 
 struct ns_inode {
@@ -112,5 +134,25 @@ void ns_ino_unused(struct vns *ns, uint64_t ino);
 
 /* Name checks: length, or -EINVAL ("" "." ".." or '/'), -ENAMETOOLONG. */
 int ns_name_check(const char *name);
+
+/* ---- Counters, holds, leases (ns_lock.c, ns_dir.c) ----------------------- */
+
+/* Add @delta to this thread's shard of the inode counter. */
+int ns_count_add(struct vkv_txn *txn, int64_t delta);
+/* vkv_run body: the counter's sum into *(uint64_t *)arg. */
+int ns_count_sum_txn(struct vkv_txn *txn, void *arg);
+/* Set (@on) or clear the 'O' client tag ino hold index entry. */
+int ns_hold_set(struct vkv_txn *txn, uint64_t client, char tag, uint64_t ino,
+		int on);
+/* Make sure @client has an unexpired lease record (writes only when it
+ * is absent or ran out, so concurrent ops of one client rarely conflict). */
+int ns_lease_ensure(struct vkv_txn *txn, struct vns *ns, uint64_t client);
+/* 1 when @client's lease is absent or ended before @now, 0 if live. */
+int ns_lease_expired(struct vkv_txn *txn, uint64_t client, int64_t now);
+/* Decode / encode the 'L' record of an inode; *n entries into @e. */
+int ns_locks_get(struct vkv_txn *txn, uint64_t ino, struct ns_lock_ent *e,
+		 size_t *n);
+int ns_locks_put(struct vkv_txn *txn, uint64_t ino,
+		 const struct ns_lock_ent *e, size_t n);
 
 #endif

@@ -251,6 +251,8 @@ int ns_inode_delete(struct vkv_txn *txn, uint64_t ino)
 
 	ns_key_ino(&k, 'I', ino);
 	rc = vkv_del(txn, k.b, k.len);
+	if (rc >= 0)
+		rc = ns_count_add(txn, -1);
 	if (rc < 0)
 		return rc;
 	ns_key_ino(&k, 'X', ino);
@@ -520,7 +522,8 @@ static int ns_open_txn(struct vkv_txn *txn, void *arg)
 		return rc;
 	ns_inode_init(in, VNS_ROOT_INO, S_IFDIR | 0755, &root, NULL);
 	in->parent = VNS_ROOT_INO;
-	return ns_inode_put(txn, in);
+	rc = ns_inode_put(txn, in);
+	return rc < 0 ? rc : ns_count_add(txn, 1);
 }
 
 int vns_open(struct vkv *kv, struct vns **out)
@@ -539,6 +542,8 @@ int vns_open(struct vkv *kv, struct vns **out)
 	ns->kv = kv;
 	pthread_mutex_init(&ns->lock, NULL);
 	ns->layout = (struct vns_layout){.chunk_size = 1u << 20, .stripe = 1};
+	ns->lease_ms = 30000;
+	ns->seed = (unsigned)ns_now() ^ (unsigned)(uintptr_t)ns;
 	rc = vkv_run(kv, 0, ns_open_txn, root, VNS_RETRIES);
 	if (rc < 0) {
 		pthread_mutex_destroy(&ns->lock);
@@ -565,6 +570,45 @@ void vns_close(struct vns *ns)
 void vns_set_default_layout(struct vns *ns, const struct vns_layout *l)
 {
 	pthread_mutex_lock(&ns->lock);
-	ns->layout = *l;
+	ns->layout.chunk_size = l->chunk_size;
+	ns->layout.stripe = l->stripe ? l->stripe : 1;
 	pthread_mutex_unlock(&ns->lock);
+}
+
+void vns_set_chains(struct vns *ns, uint32_t version, uint32_t nchains)
+{
+	pthread_mutex_lock(&ns->lock);
+	ns->table_version = version;
+	ns->nchains = nchains;
+	pthread_mutex_unlock(&ns->lock);
+}
+
+void vns_set_lease(struct vns *ns, uint32_t lease_ms)
+{
+	pthread_mutex_lock(&ns->lock);
+	ns->lease_ms = lease_ms ? lease_ms : 1;
+	pthread_mutex_unlock(&ns->lock);
+}
+
+uint32_t vns_lease_ms(struct vns *ns)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&ns->lock);
+	v = ns->lease_ms;
+	pthread_mutex_unlock(&ns->lock);
+	return v;
+}
+
+void vns_get_stats(struct vns *ns, struct vns_stats *out)
+{
+	out->replays = atomic_load_explicit(&ns->replays, memory_order_relaxed);
+	out->idem_expired =
+		atomic_load_explicit(&ns->idem_expired, memory_order_relaxed);
+	out->leases_expired =
+		atomic_load_explicit(&ns->leases_expired, memory_order_relaxed);
+	out->sessions_dropped = atomic_load_explicit(&ns->sessions_dropped,
+						     memory_order_relaxed);
+	out->locks_dropped =
+		atomic_load_explicit(&ns->locks_dropped, memory_order_relaxed);
 }

@@ -17,14 +17,26 @@
 struct ns_op {
 	struct vns *ns;
 	const struct vns_cred *cr;
+	/* The op's own body when ns_op_run() wraps it for exactly-once. */
+	vkv_txn_fn body;
+	int replayed; /* the outcome came from a record */
 	uint64_t ino, parent, newparent, newino, client;
 	const char *name, *newname, *target;
 	size_t nlen, newnlen;
 	uint32_t mode, rdev, flags, oflags;
 	const struct vsetattr *sa;
-	struct vns_layout layout;
-	/* in/out buffers: readlink, xattrs, readdir, gc */
+	struct vns_layout layout; /* cluster default, table_version */
+	uint32_t nchains;	  /* of the chain table; 0: none */
+	uint32_t first_pick;	  /* random, reduced mod nchains */
+	/* locks */
+	const struct vns_lock *lock;
+	struct vns_lock *lock_out;
+	uint64_t owner;
+	uint8_t kind;
+	int64_t now;
+	/* in/out buffers: readlink, xattrs, readdir, gc, locks */
 	void *buf;
+	void *aux;
 	const void *value;
 	size_t cap, size;
 	uint64_t hint, trunc_ver;
@@ -35,7 +47,25 @@ struct ns_op {
 	struct ns_inode a, b, c, d, tmp;
 };
 
+/*
+ * Run @fn as op's transaction. A write transaction of a request with an
+ * exactly-once key (op->cr->client and req_id nonzero) first looks for
+ * the request's record and replays it (op->replayed, outputs filled from
+ * it) instead of running @fn; else a success of @fn records its outcome.
+ */
 int ns_op_run(struct ns_op *op, unsigned flags, vkv_txn_fn fn);
+/* ns_idem.c: the wrapper body and the record codec. */
+int ns_idem_txn(struct vkv_txn *txn, void *arg);
+/* Snapshot the default layout and chain table into op (before the txn). */
+void ns_layout_prepare(struct ns_op *op);
+/* The layout of a new inode in op->b from its parent op->a (in the txn);
+ * -ENOSPC for a regular file without a chain table. */
+int ns_layout_assign(struct ns_op *op, struct ns_inode *in,
+		     const struct ns_inode *parent);
+/* VNS_LAYOUT_XATTR get (size rules of vns_getxattr) and set/remove. */
+int ns_layout_getxattr(struct ns_op *op, const struct ns_inode *in);
+int ns_layout_setxattr(struct vkv_txn *txn, struct ns_op *op,
+		       struct ns_inode *in, int remove);
 int ns_dir_get(struct vkv_txn *txn, uint64_t ino, struct ns_inode *in);
 int ns_sticky_check(const struct vns_cred *cr, const struct ns_inode *dir,
 		    const struct ns_inode *victim);

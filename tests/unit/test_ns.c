@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of meta/ns: the namespace over the KV. Each test gets a fresh
- * LMDB store in a private directory. The suite is written against the
- * backend-neutral vkv/vns API only; a PostgreSQL run (as test_kv.c does it)
- * is left for a later version.
+ * Unit tests of meta/ns: the namespace over the KV. One suite written
+ * against the backend-neutral vkv/vns API, run twice through the same
+ * code: on LMDB (a fresh store in a private directory per test) and on
+ * PostgreSQL (a private server for the run, started as test_kv.c does it
+ * (test_pg.h), a fresh table per test). Without PostgreSQL the second run
+ * is skipped with the reason printed.
+ *
+ * The namespace ops (test_ns__*), exactly-once records, locks and leases,
+ * layouts, the inode counter and GC claims are here; fsck has its own
+ * program (test_meta_fsck.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +32,10 @@
 #include "common/log.h"
 #include "meta/kv.h"
 #include "meta/ns.h"
+#include "test_pg.h"
+
+/* The backend the running group uses: NULL = LMDB, else PostgreSQL. */
+static const char *fx_pg_conninfo;
 
 struct fx {
 	char dir[64];
@@ -51,13 +61,22 @@ static int fx_setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/valor-ns-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fx_pg_conninfo) {
+		if (pgt_fresh(fx_pg_conninfo) || vkv_open(fx_pg_conninfo, &f->kv))
+			return -1;
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "/tmp/valor-ns-XXXXXX");
+		if (!mkdtemp(f->dir))
+			return -1;
+		snprintf(spec, sizeof(spec), "lmdb:%s/db", f->dir);
+		if (vkv_open(spec, &f->kv))
+			return -1;
+	}
+	if (vns_open(f->kv, &f->ns))
 		return -1;
-	snprintf(spec, sizeof(spec), "lmdb:%s/db", f->dir);
-	if (vkv_open(spec, &f->kv))
-		return -1;
-	return vns_open(f->kv, &f->ns) ? -1 : 0;
+	/* A chain table of 4 chains, version 1: regular files can exist. */
+	vns_set_chains(f->ns, 1, 4);
+	return 0;
 }
 
 static int fx_teardown(void **state)
@@ -625,20 +644,20 @@ static void test_ns__unlink_while_open_then_close_collects(void **state)
 		vns_create(f->ns, &alice, 1, "f", 0644, O_CREAT, 7, &vf), 0);
 	ino = vf.attr.ino;
 	assert_int_equal(vf.layout.chunk_size, 1u << 20);
-	assert_int_equal(vns_session_open(f->ns, ino, 0, 8, &vf2), 0);
+	assert_int_equal(vns_session_open(f->ns, &root, ino, 0, 8, &vf2), 0);
 	assert_int_equal(vns_unlink(f->ns, &root, 1, "f"), 0);
 	assert_int_equal(getattr(f, ino).nlink, 0);
 	assert_int_equal(gc_count(f, ino), 0);
-	assert_int_equal(vns_set_length(f->ns, ino, 4096, vf.trunc_ver, &a), 0);
-	assert_int_equal(vns_session_close(f->ns, ino, 7), 0);
+	assert_int_equal(vns_set_length(f->ns, &root, ino, 4096, vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_session_close(f->ns, &root, ino, 7), 0);
 	assert_int_equal(gc_count(f, ino), 0);
-	assert_int_equal(vns_session_close(f->ns, ino, 7), -ENOENT);
-	assert_int_equal(vns_session_close(f->ns, ino, 8), 0);
+	assert_int_equal(vns_session_close(f->ns, &root, ino, 7), -ENOENT);
+	assert_int_equal(vns_session_close(f->ns, &root, ino, 8), 0);
 	assert_int_equal(vns_gc_list(f->ns, g, 4), 1);
 	assert_int_equal(g[0].ino, ino);
 	assert_int_equal(g[0].size, 4096);
 	assert_int_equal(g[0].layout.chunk_size, 1u << 20);
-	assert_int_equal(vns_session_open(f->ns, ino, 0, 9, &vf2), -ENOENT);
+	assert_int_equal(vns_session_open(f->ns, &root, ino, 0, 9, &vf2), -ENOENT);
 	assert_int_equal(vns_gc_done(f->ns, ino), 0);
 	assert_int_equal(vns_gc_list(f->ns, g, 4), 0);
 	assert_int_equal(vns_getattr(f->ns, ino, &a), -ENOENT);
@@ -654,7 +673,7 @@ static void test_ns__create_excl_trunc_and_sessions(void **state)
 	assert_int_equal(vns_create(f->ns, &root, 1, "f", 0600, O_EXCL, 1, &vf),
 			 0);
 	assert_int_equal(
-		vns_set_length(f->ns, vf.attr.ino, 100, vf.trunc_ver, NULL), 0);
+		vns_set_length(f->ns, &root, vf.attr.ino, 100, vf.trunc_ver, NULL), 0);
 	assert_int_equal(
 		vns_create(f->ns, &root, 1, "f", 0600, O_EXCL, 1, &vf2),
 		-EEXIST);
@@ -667,11 +686,11 @@ static void test_ns__create_excl_trunc_and_sessions(void **state)
 	assert_int_equal(vf2.trunc_ver, vf.trunc_ver + 1);
 	assert_int_equal(vns_create(f->ns, &root, 1, "d", 0600, 0, 1, &vf2),
 			 -EISDIR);
-	assert_int_equal(vns_session_open(f->ns, d, 0, 1, &vf2), -EISDIR);
+	assert_int_equal(vns_session_open(f->ns, &root, d, 0, 1, &vf2), -EISDIR);
 	/* Three opens by client 1: three closes, then none left. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(vns_session_close(f->ns, vf.attr.ino, 1), 0);
-	assert_int_equal(vns_session_close(f->ns, vf.attr.ino, 1), -ENOENT);
+		assert_int_equal(vns_session_close(f->ns, &root, vf.attr.ino, 1), 0);
+	assert_int_equal(vns_session_close(f->ns, &root, vf.attr.ino, 1), -ENOENT);
 	assert_int_equal(vns_unlink(f->ns, &root, 1, "f"), 0);
 	assert_int_equal(gc_count(f, vf.attr.ino), 1);
 	assert_int_equal(vns_getattr(f->ns, vf.attr.ino, &a), 0);
@@ -687,6 +706,7 @@ static void test_ns__inode_batches_never_collide(void **state)
 	char name[32];
 
 	assert_int_equal(vns_open(f->kv, &ns2), 0);
+	vns_set_chains(ns2, 1, 4);
 	/* Interleaved, and past one batch each so both refill. */
 	for (int i = 0; i < VNS_INO_BATCH + 8; i++) {
 		snprintf(name, sizeof(name), "a%d", i);
@@ -719,18 +739,18 @@ static void test_ns__set_length_max_unless_truncated(void **state)
 
 	assert_int_equal(vns_create(f->ns, &root, 1, "f", 0644, 0, 1, &vf), 0);
 	ino = vf.attr.ino;
-	assert_int_equal(vns_set_length(f->ns, ino, 500, vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_set_length(f->ns, &root, ino, 500, vf.trunc_ver, &a), 0);
 	assert_int_equal(a.size, 500);
-	assert_int_equal(vns_set_length(f->ns, ino, 200, vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_set_length(f->ns, &root, ino, 200, vf.trunc_ver, &a), 0);
 	assert_int_equal(a.size, 500);
 	/* A truncate makes older hints stale. */
 	assert_int_equal(vns_setattr(f->ns, &root, ino, &sa, &a), 0);
-	assert_int_equal(vns_set_length(f->ns, ino, 900, vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_set_length(f->ns, &root, ino, 900, vf.trunc_ver, &a), 0);
 	assert_int_equal(a.size, 10);
-	assert_int_equal(vns_session_open(f->ns, ino, 0, 2, &vf), 0);
-	assert_int_equal(vns_set_length(f->ns, ino, 900, vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_session_open(f->ns, &root, ino, 0, 2, &vf), 0);
+	assert_int_equal(vns_set_length(f->ns, &root, ino, 900, vf.trunc_ver, &a), 0);
 	assert_int_equal(a.size, 900);
-	assert_int_equal(vns_set_length(f->ns, 1, 900, 0, &a), -EISDIR);
+	assert_int_equal(vns_set_length(f->ns, &root, 1, 900, 0, &a), -EISDIR);
 }
 
 static int put_raw(struct vkv *kv, const void *k, size_t klen, const void *v,
@@ -800,7 +820,20 @@ int main(void)
 		NST(test_ns__corrupt_records_are_eio),
 	};
 
+	struct pgt pg;
+	int failed = 0, rc;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	vlog_set_level(VLOG_WARN);
-	return cmocka_run_group_tests_name("ns lmdb", tests, NULL, NULL);
+	vlog_set_level(VLOG_ERR);
+	failed += cmocka_run_group_tests_name("ns lmdb", tests, NULL, NULL);
+	rc = pgt_setup(&pg);
+	if (rc < 0)
+		return 1;
+	if (rc > 0) {
+		fx_pg_conninfo = pg.conninfo;
+		failed += cmocka_run_group_tests_name("ns postgresql", tests,
+						      NULL, NULL);
+		pgt_stop(&pg);
+	}
+	return failed ? 1 : 0;
 }

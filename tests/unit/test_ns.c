@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -793,6 +794,448 @@ static void test_ns__corrupt_records_are_eio(void **state)
 	assert_int_equal(vns_lookup(f->ns, &root, 1, "g", &a), -EIO);
 }
 
+
+/* ---- Exactly-once records ------------------------------------------------ */
+
+static void test_ns__retry_of_committed_mutation_replays(void **state)
+{
+	struct fx *f = *state;
+	struct vns_cred c1 = {0, 0, 0x77, 1};
+	struct vattr a, b;
+	struct vns_file vf, vf2;
+	struct vns_stats st;
+
+	/* MKDIR retried: 0 and the same attributes, not -EEXIST. */
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "d", 0755, &a), 0);
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "d", 0755, &b), 0);
+	assert_int_equal(a.ino, b.ino);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(getattr(f, 1).nlink, 3);
+	/* The same name with another request id is a new request. */
+	c1.req_id = 2;
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "d", 0755, &b), -EEXIST);
+	/* UNLINK retried: 0, not -ENOENT. */
+	mk(f, 1, "x", S_IFREG | 0644);
+	c1.req_id = 3;
+	assert_int_equal(vns_unlink(f->ns, &c1, 1, "x"), 0);
+	assert_int_equal(vns_unlink(f->ns, &c1, 1, "x"), 0);
+	c1.req_id = 4;
+	assert_int_equal(vns_unlink(f->ns, &c1, 1, "x"), -ENOENT);
+	/* CREATE retried: one session, the same file and layout. */
+	c1.req_id = 5;
+	assert_int_equal(vns_create(f->ns, &c1, 1, "f", 0644, O_EXCL, 0x77,
+				    &vf), 0);
+	assert_int_equal(vns_create(f->ns, &c1, 1, "f", 0644, O_EXCL, 0x77,
+				    &vf2), 0);
+	assert_int_equal(vf.attr.ino, vf2.attr.ino);
+	assert_memory_equal(&vf.layout, &vf2.layout, sizeof(vf.layout));
+	assert_int_equal(vf.trunc_ver, vf2.trunc_ver);
+	assert_int_equal(vns_session_close(f->ns, &root, vf.attr.ino, 0x77), 0);
+	assert_int_equal(vns_session_close(f->ns, &root, vf.attr.ino, 0x77),
+			 -ENOENT);
+	/* RENAME retried: 0 although the source name is gone. */
+	c1.req_id = 6;
+	assert_int_equal(vns_rename(f->ns, &c1, 1, "f", 1, "g", 0), 0);
+	assert_int_equal(vns_rename(f->ns, &c1, 1, "f", 1, "g", 0), 0);
+	assert_int_equal(lookup_ino(f, 1, "g"), vf.attr.ino);
+	/* A failure is not recorded: the retry runs again. */
+	c1.req_id = 7;
+	assert_int_equal(vns_rmdir(f->ns, &c1, 1, "nope"), -ENOENT);
+	mk(f, 1, "nope", S_IFDIR | 0755);
+	assert_int_equal(vns_rmdir(f->ns, &c1, 1, "nope"), 0);
+	/* SET_LENGTH retried returns the attributes of the first answer. */
+	c1.req_id = 8;
+	assert_int_equal(vns_set_length(f->ns, &c1, vf.attr.ino, 300,
+					vf.trunc_ver, &a), 0);
+	assert_int_equal(vns_set_length(f->ns, &c1, vf.attr.ino, 300,
+					vf.trunc_ver, &b), 0);
+	assert_int_equal(b.size, 300);
+	vns_get_stats(f->ns, &st);
+	assert_int_equal(st.replays, 5);
+	/* Another client's request with the same number is its own. */
+	c1.client = 0x78;
+	c1.req_id = 1;
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "d", 0755, &b), -EEXIST);
+}
+
+static void test_ns__retry_reaches_another_ns_of_the_store(void **state)
+{
+	struct fx *f = *state;
+	struct vns_cred c1 = {0, 0, 0x99, 41};
+	struct vns *ns2;
+	struct vattr a, b;
+
+	/* A second metad on the same database sees the record. */
+	assert_int_equal(vns_open(f->kv, &ns2), 0);
+	assert_int_equal(vns_symlink(f->ns, &c1, 1, "l", "target", &a), 0);
+	assert_int_equal(vns_symlink(ns2, &c1, 1, "l", "target", &b), 0);
+	assert_int_equal(a.ino, b.ino);
+	vns_close(ns2);
+}
+
+static void test_ns__idem_records_expire(void **state)
+{
+	struct fx *f = *state;
+	struct vns_cred c1 = {0, 0, 0x55, 1};
+	struct vattr a;
+	int64_t t;
+
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "d", 0755, &a), 0);
+	c1.req_id = 2;
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "e", 0755, &a), 0);
+	/* Nothing older than long ago. */
+	assert_int_equal(vns_idem_expire(f->ns, 1000, 16), 0);
+	t = (int64_t)time(NULL) * 1000000000 + 60ll * 1000000000;
+	assert_int_equal(vns_idem_expire(f->ns, t, 1), 1);
+	assert_int_equal(vns_idem_expire(f->ns, t, 16), 1);
+	assert_int_equal(vns_idem_expire(f->ns, t, 16), 0);
+	/* Expired: a late retry runs again (and fails, the dir exists). */
+	assert_int_equal(vns_mkdir(f->ns, &c1, 1, "e", 0755, &a), -EEXIST);
+}
+
+/* ---- Layouts ------------------------------------------------------------- */
+
+static void test_ns__layout_needs_chain_table(void **state)
+{
+	struct fx *f = *state;
+	struct vns_file vf;
+	struct vattr a;
+
+	vns_set_chains(f->ns, 0, 0);
+	assert_int_equal(vns_create(f->ns, &root, 1, "f", 0644, 0, 1, &vf),
+			 -ENOSPC);
+	assert_int_equal(vns_mknod(f->ns, &root, 1, "g", S_IFREG | 0644, 0,
+				   &a), -ENOSPC);
+	/* Other types need no chains. */
+	assert_int_equal(vns_mknod(f->ns, &root, 1, "p", S_IFIFO | 0644, 0,
+				   &a), 0);
+	assert_int_equal(vns_mkdir(f->ns, &root, 1, "d", 0755, &a), 0);
+	vns_set_chains(f->ns, 3, 2);
+	assert_int_equal(vns_create(f->ns, &root, 1, "f", 0644, 0, 1, &vf), 0);
+	assert_int_equal(vf.layout.table_version, 3);
+	assert_true(vf.layout.first_chain < 2);
+	assert_int_equal(vf.layout.stripe, 1);
+	assert_int_equal(vf.layout.chunk_size, 1u << 20);
+}
+
+static void test_ns__layout_stripe_cut_and_first_chain_spread(void **state)
+{
+	struct fx *f = *state;
+	struct vns_layout def = {.chunk_size = 65536, .stripe = 8};
+	struct vns_file vf;
+	char name[16];
+	unsigned seen = 0;
+
+	vns_set_default_layout(f->ns, &def);
+	vns_set_chains(f->ns, 1, 3);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(
+			vns_create(f->ns, &root, 1, name, 0644, 0, 1, &vf), 0);
+		assert_int_equal(vf.layout.stripe, 3);
+		assert_int_equal(vf.layout.chunk_size, 65536);
+		assert_true(vf.layout.first_chain < 3);
+		seen |= 1u << vf.layout.first_chain;
+	}
+	/* Random first chains: all three show up in 40 files. */
+	assert_int_equal(seen, 7);
+}
+
+static void test_ns__directory_default_layout_is_inherited(void **state)
+{
+	struct fx *f = *state;
+	const char *v = "chunk_size=262144 stripe=2";
+	uint64_t d = mk(f, 1, "d", S_IFDIR | 0755), sub;
+	struct vns_file vf;
+	char buf[128];
+	struct vattr a;
+	int n;
+
+	assert_int_equal(vns_getxattr(f->ns, d, VNS_LAYOUT_XATTR, buf,
+				      sizeof(buf)), -ENODATA);
+	assert_int_equal(vns_setxattr(f->ns, &alice, d, VNS_LAYOUT_XATTR, v,
+				      strlen(v), 0), -EPERM);
+	assert_int_equal(vns_setxattr(f->ns, &root, d, VNS_LAYOUT_XATTR,
+				      "chunk_size=1000", 15, 0), -EINVAL);
+	assert_int_equal(vns_setxattr(f->ns, &root, d, VNS_LAYOUT_XATTR,
+				      "color=red", 9, 0), -EINVAL);
+	assert_int_equal(vns_setxattr(f->ns, &root, d, VNS_LAYOUT_XATTR, v,
+				      strlen(v), 0), 0);
+	n = vns_getxattr(f->ns, d, VNS_LAYOUT_XATTR, buf, sizeof(buf));
+	assert_int_equal(n, strlen(v));
+	assert_memory_equal(buf, v, n);
+	/* Files in it and in directories made below it afterwards. */
+	assert_int_equal(vns_create(f->ns, &root, d, "f", 0644, 0, 1, &vf), 0);
+	assert_int_equal(vf.layout.chunk_size, 262144);
+	assert_int_equal(vf.layout.stripe, 2);
+	assert_int_equal(vns_mkdir(f->ns, &root, d, "sub", 0755, &a), 0);
+	sub = a.ino;
+	assert_int_equal(vns_create(f->ns, &root, sub, "g", 0644, 0, 1, &vf),
+			 0);
+	assert_int_equal(vf.layout.chunk_size, 262144);
+	/* A file shows its own layout, read-only. */
+	n = vns_getxattr(f->ns, vf.attr.ino, VNS_LAYOUT_XATTR, buf,
+			 sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "chunk_size=262144 stripe=2 first_chain="));
+	assert_int_equal(vns_setxattr(f->ns, &root, vf.attr.ino,
+				      VNS_LAYOUT_XATTR, v, strlen(v), 0),
+			 -EPERM);
+	/* Not listed; removing it resets the directory. */
+	assert_int_equal(vns_listxattr(f->ns, d, buf, sizeof(buf)), 0);
+	assert_int_equal(vns_removexattr(f->ns, &root, d, VNS_LAYOUT_XATTR), 0);
+	assert_int_equal(vns_removexattr(f->ns, &root, d, VNS_LAYOUT_XATTR),
+			 -ENODATA);
+	assert_int_equal(vns_create(f->ns, &root, d, "h", 0644, 0, 1, &vf), 0);
+	assert_int_equal(vf.layout.chunk_size, 1u << 20);
+}
+
+/* ---- Inode counter ------------------------------------------------------- */
+
+static void test_ns__statfs_counter_follows_creates_and_deletes(void **state)
+{
+	struct fx *f = *state;
+	struct vstatfs st0 = {0}, st = {0};
+	struct vns_file vf;
+	uint64_t d;
+
+	assert_int_equal(vns_statfs(f->ns, &st0), 0);
+	assert_int_equal(st0.files - st0.ffree, 1); /* the root */
+	d = mk(f, 1, "d", S_IFDIR | 0755);
+	mk(f, d, "a", S_IFREG | 0644);
+	mk(f, d, "s", S_IFSOCK | 0644);
+	assert_int_equal(vns_create(f->ns, &root, d, "f", 0644, 0, 1, &vf), 0);
+	assert_int_equal(vns_statfs(f->ns, &st), 0);
+	assert_int_equal(st.files - st.ffree, 5);
+	assert_int_equal(vns_unlink(f->ns, &root, d, "s"), 0);
+	assert_int_equal(vns_unlink(f->ns, &root, d, "a"), 0); /* garbage */
+	assert_int_equal(vns_statfs(f->ns, &st), 0);
+	assert_int_equal(st.files - st.ffree, 4);
+	assert_int_equal(vns_gc_done(f->ns, lookup_ino(f, d, "a") ?: 0),
+			 -ENOENT);
+	{
+		struct vns_gc_entry g[4];
+		int n = vns_gc_list(f->ns, g, 4);
+
+		assert_int_equal(n, 1);
+		assert_int_equal(vns_gc_done(f->ns, g[0].ino), 0);
+	}
+	assert_int_equal(vns_statfs(f->ns, &st), 0);
+	assert_int_equal(st.files - st.ffree, 3);
+}
+
+/* ---- GC claims ----------------------------------------------------------- */
+
+static void test_ns__gc_claims_split_work_between_collectors(void **state)
+{
+	struct fx *f = *state;
+	struct vns_gc_entry a[8], b[8];
+	int64_t now = (int64_t)time(NULL) * 1000000000;
+	int64_t later = now + 60ll * 1000000000;
+	char name[16];
+	int na, nb;
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		mk(f, 1, name, S_IFREG | 0644);
+		assert_int_equal(vns_unlink(f->ns, &root, 1, name), 0);
+	}
+	na = vns_gc_claim(f->ns, 1, now, later, a, 3);
+	assert_int_equal(na, 3);
+	assert_int_equal(a[0].layout.chunk_size, 1u << 20);
+	/* The other collector gets only what is left. */
+	nb = vns_gc_claim(f->ns, 2, now, later, b, 8);
+	assert_int_equal(nb, 1);
+	for (int i = 0; i < na; i++)
+		assert_true(a[i].ino != b[0].ino);
+	/* The owner may claim its own again; a lapsed claim is anyone's. */
+	assert_int_equal(vns_gc_claim(f->ns, 1, now, later, a, 8), 3);
+	assert_int_equal(vns_gc_claim(f->ns, 2, later + 1, later + 2, b, 8), 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vns_gc_done(f->ns, b[i].ino), 0);
+	assert_int_equal(vns_gc_claim(f->ns, 1, now, later, a, 8), 0);
+}
+
+/* ---- Locks and leases ---------------------------------------------------- */
+
+static struct vns_lock plock(uint64_t owner, uint32_t type, uint64_t start,
+			     uint64_t end)
+{
+	return (struct vns_lock){.kind = VNS_LOCK_POSIX,
+				 .owner = owner,
+				 .pid = (uint32_t)owner,
+				 .type = type,
+				 .start = start,
+				 .end = end};
+}
+
+static uint32_t lock_probe(struct fx *f, uint64_t ino, uint64_t client,
+			   struct vns_lock l, struct vns_lock *out)
+{
+	struct vns_lock tmp;
+
+	if (!out)
+		out = &tmp;
+	assert_int_equal(vns_lock_get(f->ns, ino, client, &l, out), 0);
+	return out->type;
+}
+
+static void test_ns__posix_locks_conflict_split_and_merge(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "f", S_IFREG | 0644);
+	struct vns_lock l, c;
+
+	/* Client 1 owner 10 read-locks [0, 99]; others may read, not write. */
+	l = plock(10, F_RDLCK, 0, 99);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	l = plock(20, F_RDLCK, 50, 149);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
+	l = plock(30, F_WRLCK, 90, 95);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 3, &l), -EAGAIN);
+	assert_int_equal(lock_probe(f, ino, 3, l, &c), F_RDLCK);
+	assert_int_equal(c.owner, 10);
+	/* Another owner of the same client conflicts too (POSIX owners). */
+	l = plock(11, F_WRLCK, 0, 10);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), -EAGAIN);
+	/* The holder upgrades the middle of its range: split in three. */
+	l = plock(10, F_WRLCK, 10, 19);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	assert_int_equal(lock_probe(f, ino, 3, plock(30, F_RDLCK, 10, 19),
+				    &c), F_WRLCK);
+	assert_int_equal(lock_probe(f, ino, 3, plock(30, F_RDLCK, 0, 9), NULL),
+			 F_UNLCK);
+	assert_int_equal(lock_probe(f, ino, 3, plock(30, F_RDLCK, 20, 49),
+				    NULL), F_UNLCK);
+	/* Unlock a hole in the middle: [0, 4] stays locked. */
+	l = plock(10, F_UNLCK, 5, 49);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	assert_int_equal(lock_probe(f, ino, 3, plock(30, F_WRLCK, 5, 49), NULL),
+			 F_UNLCK);
+	assert_int_equal(lock_probe(f, ino, 3, plock(30, F_WRLCK, 0, 4), NULL),
+			 F_RDLCK);
+	/* Adjacent same-type ranges merge; to EOF works. */
+	l = plock(10, F_RDLCK, 5, UINT64_MAX);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	assert_int_equal(lock_probe(f, ino, 3,
+				    plock(30, F_WRLCK, 1ull << 40, 1ull << 41),
+				    &c), F_RDLCK);
+	assert_int_equal(c.start, 0);
+	assert_int_equal(c.end, UINT64_MAX);
+	/* Releasing an owner frees its ranges at once. */
+	assert_int_equal(vns_lock_release(f->ns, &root, ino, 1, VNS_LOCK_POSIX,
+					  10), 0);
+	assert_int_equal(vns_lock_release(f->ns, &root, ino, 2, VNS_LOCK_POSIX,
+					  20), 0);
+	l = plock(30, F_WRLCK, 0, UINT64_MAX);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 3, &l), 0);
+	/* Bad arguments. */
+	l = plock(30, 7, 0, 1);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 3, &l), -EINVAL);
+	l = plock(30, F_RDLCK, 9, 1);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 3, &l), -EINVAL);
+	l = plock(30, F_RDLCK, 0, 1);
+	assert_int_equal(vns_lock_set(f->ns, &root, 9999, 3, &l), -ENOENT);
+}
+
+static void test_ns__flock_is_whole_file_and_apart_from_posix(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "f", S_IFREG | 0644);
+	struct vns_lock l = {.kind = VNS_LOCK_FLOCK, .owner = 1,
+			     .type = F_WRLCK, .end = UINT64_MAX};
+	struct vns_lock p = plock(5, F_WRLCK, 0, UINT64_MAX);
+
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	/* A POSIX lock does not see flocks. */
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &p), 0);
+	l.owner = 2;
+	l.type = F_RDLCK;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), -EAGAIN);
+	/* Downgrade by the holder, then shared. */
+	l.owner = 1;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	l.owner = 2;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
+	l.type = F_WRLCK;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), -EAGAIN);
+	l.owner = 1;
+	l.type = F_UNLCK;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	l.owner = 2;
+	l.type = F_WRLCK;
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
+}
+
+static void test_ns__expired_lease_drops_locks_and_sessions(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "f", S_IFREG | 0644);
+	struct vns_lock l = plock(1, F_WRLCK, 0, 99);
+	struct vns_file vf;
+	struct vns_stats st;
+	int64_t now;
+
+	vns_set_lease(f->ns, 1000);
+	assert_int_equal(vns_lease_ms(f->ns), 1000);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	assert_int_equal(vns_session_open(f->ns, &root, ino, 0, 1, &vf), 0);
+	assert_int_equal(vns_create(f->ns, &root, 1, "g", 0644, 0, 1, &vf), 0);
+	assert_int_equal(vns_unlink(f->ns, &root, 1, "g"), 0);
+	assert_int_equal(gc_count(f, vf.attr.ino), 0); /* still open */
+	/* Client 2 stays alive. */
+	assert_int_equal(vns_lease_renew(f->ns, 2), 0);
+	l = plock(2, F_WRLCK, 50, 60);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), -EAGAIN);
+
+	now = (int64_t)time(NULL) * 1000000000;
+	/* Nothing expires while the lease runs. */
+	assert_int_equal(vns_lease_expire(f->ns, now, 16), 0);
+	/* 2 s later client 1's lease (1 s) is over: its lock no longer
+	 * blocks even before the sweep... */
+	vns_set_lease(f->ns, 60000);
+	assert_int_equal(vns_lease_renew(f->ns, 2), 0);
+	{
+		struct vns_lock c;
+
+		assert_int_equal(vns_lock_get(f->ns, ino, 2, &l, &c), 0);
+	}
+	now += 3ll * 1000000000;
+	assert_int_equal(vns_lease_expire(f->ns, now, 16), 1);
+	/* ...and after it, its sessions are closed: the unlinked file is
+	 * garbage, the other session gone, the lock free. */
+	assert_int_equal(gc_count(f, vf.attr.ino), 1);
+	assert_int_equal(vns_session_close(f->ns, &root, ino, 1), -ENOENT);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
+	vns_get_stats(f->ns, &st);
+	assert_int_equal(st.leases_expired, 1);
+	assert_int_equal(st.sessions_dropped, 2);
+	assert_int_equal(st.locks_dropped, 1);
+	/* Client 2 renewed: not expired; nothing left for client 1. */
+	assert_int_equal(vns_lease_expire(f->ns, now, 16), 0);
+}
+
+static void test_ns__lock_of_expired_holder_does_not_block(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "f", S_IFREG | 0644);
+	struct vns_lock l = plock(1, F_WRLCK, 0, 99), c;
+
+	vns_set_lease(f->ns, 1);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 1, &l), 0);
+	vns_set_lease(f->ns, 60000);
+	{
+		struct timespec ms20 = {0, 20000000};
+
+		nanosleep(&ms20, NULL);
+	}
+	/* Client 1's lease (1 ms) ran out: the lock is no obstacle. */
+	assert_int_equal(vns_lock_get(f->ns, ino, 2, &l, &c), 0);
+	assert_int_equal(c.type, F_UNLCK);
+	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
+}
+
 int main(void)
 {
 #define NST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -818,6 +1261,18 @@ int main(void)
 		NST(test_ns__inode_batches_never_collide),
 		NST(test_ns__set_length_max_unless_truncated),
 		NST(test_ns__corrupt_records_are_eio),
+		NST(test_ns__retry_of_committed_mutation_replays),
+		NST(test_ns__retry_reaches_another_ns_of_the_store),
+		NST(test_ns__idem_records_expire),
+		NST(test_ns__layout_needs_chain_table),
+		NST(test_ns__layout_stripe_cut_and_first_chain_spread),
+		NST(test_ns__directory_default_layout_is_inherited),
+		NST(test_ns__statfs_counter_follows_creates_and_deletes),
+		NST(test_ns__gc_claims_split_work_between_collectors),
+		NST(test_ns__posix_locks_conflict_split_and_merge),
+		NST(test_ns__flock_is_whole_file_and_apart_from_posix),
+		NST(test_ns__expired_lease_drops_locks_and_sessions),
+		NST(test_ns__lock_of_expired_holder_does_not_block),
 	};
 
 	struct pgt pg;

@@ -99,7 +99,15 @@ typedef int (*vfill_fn)(void *fillctx, const char *name, size_t namelen,
 			const struct vattr *attr);
 
 struct bcall;
+struct vloop;
 typedef void (*bcall_done_fn)(struct bcall *c);
+
+/*
+ * bcall.open_flags bit (not a FOPEN_* flag; the FUSE layer strips it): the
+ * file changed since the kernel may have cached its pages, so the page
+ * cache is not kept across this open even with keep_cache.
+ */
+#define VOPEN_DROP_CACHE 0x80000000u
 
 struct bcall {
 	/* Set by the caller before the op. */
@@ -254,6 +262,22 @@ struct backend_ops {
 	 * returns 1 if it was, 0 if it had already completed or is unknown.
 	 * Thread-safe against the call completing concurrently. */
 	int (*interrupt)(struct backend *b, struct bcall *c);
+
+	/*
+	 * Optional hooks for backends that talk to servers from event loops
+	 * (cluster); NULL for mem. attach() gets the session's control loop
+	 * (the main thread's; the only worker's in sync mode) before any
+	 * worker starts, and detach() runs on that thread before the loop
+	 * goes; a nonzero return of attach() stops the session.
+	 * worker_start() runs on worker @id's thread before its loop runs
+	 * (a nonzero return stops the session), worker_stop() on the same
+	 * thread once the loop stopped; calls may still arrive afterwards
+	 * (the backend then fails them).
+	 */
+	int (*attach)(struct backend *b, struct vloop *loop);
+	void (*detach)(struct backend *b);
+	int (*worker_start)(struct backend *b, unsigned id, struct vloop *loop);
+	void (*worker_stop)(struct backend *b, unsigned id);
 };
 
 struct backend {
@@ -266,5 +290,18 @@ struct backend {
  * Returns NULL on allocation failure. Free with b->ops->destroy(b).
  */
 struct backend *mem_backend_new(uint64_t max_bytes);
+
+/*
+ * The cluster backend (daemon/cluster.c): the namespace on metad, data on
+ * the storage chains, routing from the mgmtd at @mgmtd_url
+ * (tcp://HOST:PORT). @secret_path: the cluster secret file, or NULL.
+ * @timeout_s: how long a call keeps retrying a server that does not
+ * answer before the application gets -EIO. Fetches the routing before it
+ * returns (so a missing mgmtd fails the mount with a clear message): NULL
+ * and *@err = -errno on failure.
+ */
+struct backend *cluster_backend_new(const char *mgmtd_url,
+				    const char *secret_path, uint32_t timeout_s,
+				    int *err);
 
 #endif

@@ -64,6 +64,10 @@ static const struct vopt_desc vfs_opt_table[] = {
 	  .help = "uring engine: READs kept queued per worker" },
 	{ "mem_size", VOPT_UINT, OFF(mem_size_mb), 1, 1u << 30,
 	  .help = "mem backend capacity in MiB" },
+	{ "secret", VOPT_STR, OFF(secret), 0, SZ(secret),
+	  .help = "cluster: the cluster secret file" },
+	{ "timeout", VOPT_UINT, OFF(timeout_s), 1, 86400,
+	  .help = "cluster: seconds a call retries an unanswering server" },
 	{ "fsname", VOPT_STR, OFF(fsname), 0, SZ(fsname) },
 	{ "subtype", VOPT_STR, OFF(subtype), 0, SZ(subtype) },
 	{ "pidfile", VOPT_STR, OFF(pidfile), 0, SZ(pidfile) },
@@ -106,6 +110,7 @@ void vfs_config_defaults(struct vfs_config *cfg)
 	cfg->uring_reads = 1;
 	cfg->nosuid = 1;
 	cfg->nodev = 1;
+	cfg->timeout_s = 60;
 }
 
 int vfs_config_parse_opts(struct vfs_config *cfg, const char *opts, char *err,

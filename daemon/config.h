@@ -52,6 +52,8 @@ struct vfs_config {
 	uint32_t queue_depth;	/* requests a worker holds at once */
 	uint32_t uring_reads;	/* uring: READs kept queued per worker */
 	uint32_t mem_size_mb;	/* mem backend capacity, 0 = half of RAM */
+	char secret[PATH_MAX];	/* cluster: secret file, "" = none */
+	uint32_t timeout_s;	/* cluster: give up on a server after this */
 	char fsname[256];
 	char subtype[64];
 	char pidfile[PATH_MAX];

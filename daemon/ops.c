@@ -283,13 +283,13 @@ static void ops_xattr_done(struct bcall *c)
 static uint32_t ops_fopen_flags(struct vsession *s, uint32_t bk_flags,
 				int is_dir)
 {
-	uint32_t f = bk_flags;
+	uint32_t f = bk_flags & ~VOPEN_DROP_CACHE;
 
 	if (is_dir)
 		return s->cfg.cache_dir ? f | FOPEN_CACHE_DIR : f;
 	if (s->cfg.direct_io)
 		f |= FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
-	else if (s->cfg.keep_cache)
+	else if (s->cfg.keep_cache && !(bk_flags & VOPEN_DROP_CACHE))
 		f |= FOPEN_KEEP_CACHE;
 	return f;
 }

@@ -219,6 +219,30 @@ void vworker_req_put(struct vreq *r)
 	}
 }
 
+int vworker_backend_enter(struct vworker *w)
+{
+	struct backend *b = w->s->bk;
+	int ret;
+
+	if (!b->ops->worker_start)
+		return 0;
+	ret = b->ops->worker_start(b, (unsigned)w->id, w->loop);
+	if (ret) {
+		vlog_err("worker %d: backend set-up failed: %s", w->id,
+			 strerror(-ret));
+		vsession_stop(w->s);
+	}
+	return ret;
+}
+
+void vworker_backend_leave(struct vworker *w)
+{
+	struct backend *b = w->s->bk;
+
+	if (b->ops->worker_stop)
+		b->ops->worker_stop(b, (unsigned)w->id);
+}
+
 void vworker_conn_gone(struct vworker *w, int err)
 {
 	struct vsession *s = w->s;
@@ -282,10 +306,18 @@ int vsession_init(struct vsession *s, const struct vfs_config *cfg)
 			return -ENOMEM;
 		if (getuid() != 0)
 			vsession_root_owner(s, getuid(), getgid());
+	} else if (!strncmp(cfg->source, "tcp://", 6) ||
+		   !strncmp(cfg->source, "rdma://", 7)) {
+		int err = 0;
+
+		s->bk = cluster_backend_new(cfg->source,
+					    cfg->secret[0] ? cfg->secret : NULL,
+					    cfg->timeout_s, &err);
+		if (!s->bk)
+			return err;
 	} else {
-		vlog_err("source '%s': only 'mem' is supported by this build "
-			 "(the cluster backend needs a mgmtd URL and is not "
-			 "built yet)", cfg->source);
+		vlog_err("source '%s': expected 'mem' or a mgmtd URL "
+			 "(tcp://HOST:PORT)", cfg->source);
 		return -EINVAL;
 	}
 	if (cfg->splice == VSPLICE_READ || cfg->splice == VSPLICE_BOTH) {
@@ -571,6 +603,29 @@ static void vsession_ctl_release(struct vsession_ctl *ctl)
 		close(ctl->sigfd);
 }
 
+/* The backend's control work runs on @loop (see backend.h attach). */
+static int vsession_attach(struct vsession *s, struct vloop *loop)
+{
+	int ret;
+
+	if (!s->bk->ops->attach)
+		return 0;
+	ret = s->bk->ops->attach(s->bk, loop);
+	if (ret)
+		vlog_err("backend %s: cannot start: %s", s->bk->ops->name,
+			 strerror(-ret));
+	else
+		s->attached = 1;
+	return ret;
+}
+
+static void vsession_detach(struct vsession *s)
+{
+	if (s->attached && s->bk->ops->detach)
+		s->bk->ops->detach(s->bk);
+	s->attached = 0;
+}
+
 int vsession_run(struct vsession *s)
 {
 	struct vsession_ctl ctl = { .sigfd = -1 };
@@ -612,11 +667,14 @@ int vsession_run(struct vsession *s)
 				   VLOOP_POLL, 0, &vengine_fd_ops);
 		if (!ret)
 			ret = vsession_ctl_setup(&ctl, s, s->workers[0].loop);
+		if (!ret)
+			ret = vsession_attach(s, s->workers[0].loop);
 		if (!ret) {
 			vlog_info("engine sync: one thread, poll + read/writev");
 			vsession_ctl_socket_open(s, s->workers[0].loop);
 			ret = vengine_sync_run(s);
 			vsession_ctl_socket_close(s);
+			vsession_detach(s);
 		}
 		vsession_ctl_release(&ctl);
 		goto out;
@@ -626,6 +684,9 @@ int vsession_run(struct vsession *s)
 	if (ret)
 		goto out;
 	ret = vsession_ctl_setup(&ctl, s, ctl_loop);
+	if (ret)
+		goto out_ctl;
+	ret = vsession_attach(s, ctl_loop);
 	if (ret)
 		goto out_ctl;
 	if (s->engine == VENGINE_FUSE_URING)
@@ -641,6 +702,7 @@ int vsession_run(struct vsession *s)
 	}
 	/* Stops and joins whatever was started, also after a failed start. */
 	vengine_clone_stop(s);
+	vsession_detach(s);
 out_ctl:
 	vsession_ctl_release(&ctl);
 	vloop_free(ctl_loop);

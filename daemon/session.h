@@ -159,6 +159,7 @@ struct vsession {
 	int fd;			/* the mounted /dev/fuse fd */
 	int used_fusermount;
 	struct backend *bk;
+	int attached;		/* bk->ops->attach() ran (detach at the end) */
 	struct itable *it;
 	struct htable *ht;
 
@@ -228,6 +229,13 @@ void vworker_req_put(struct vreq *r);
  * late completion writes into request memory after release.
  */
 void vworker_drain(struct vworker *w, int timeout_ms);
+/*
+ * On the worker's thread: let the backend set up its per-worker state
+ * before the loop runs (0, or -errno after stopping the session), and tear
+ * it down once the loop stopped.
+ */
+int vworker_backend_enter(struct vworker *w);
+void vworker_backend_leave(struct vworker *w);
 /* Called by engines when the fd reports the connection is gone. */
 void vworker_conn_gone(struct vworker *w, int err);
 

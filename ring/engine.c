@@ -90,13 +90,15 @@ void vengine_thread_enter(struct vworker *w)
 	cpu_set_t set;
 
 	w->thread = pthread_self();	/* before any request compares it */
-	if (w->cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id, w->cpu,
-			  strerror(errno));
+	if (w->cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			vlog_warn("worker %d: cannot pin to CPU %d: %s", w->id,
+				  w->cpu, strerror(errno));
+	}
+	/* After pinning: the backend allocates on this CPU's node. */
+	vworker_backend_enter(w);
 }
 
 int vengine_spawn(struct vworker *w, void *(*fn)(void *))

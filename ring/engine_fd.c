@@ -123,10 +123,14 @@ int vengine_sync_run(struct vsession *s)
 
 	w->thread = pthread_self();
 	w->started = 1;
+	ret = vworker_backend_enter(w);
+	if (ret)
+		return ret;
 	ret = vengine_fd_watch(w);
 	if (ret)
 		return ret;
 	ret = vloop_run(w->loop);
+	vworker_backend_leave(w);
 	vloop_watch_del(w->loop, &w->watch);
 	return ret;
 }
@@ -149,6 +153,7 @@ static void *vengine_clone_main(void *arg)
 	ret = vloop_run(w->loop);
 	if (ret)
 		vlog_err("worker %d: loop failed: %s", w->id, strerror(-ret));
+	vworker_backend_leave(w);
 	vloop_watch_del(w->loop, &w->watch);
 	return NULL;
 }

@@ -241,6 +241,7 @@ static void *vfur_main(void *arg)
 	ret = vloop_run(w->loop);
 	if (ret)
 		vlog_err("queue %d: loop failed: %s", w->id, strerror(-ret));
+	vworker_backend_leave(w);
 	vworker_drain(w, 2000);
 	return NULL;
 }

@@ -240,6 +240,7 @@ static void *vuring_main(void *arg)
 	ret = vloop_run(w->loop);
 	if (ret)
 		vlog_err("worker %d: loop failed: %s", w->id, strerror(-ret));
+	vworker_backend_leave(w);
 	vworker_drain(w, 2000);
 	return NULL;
 }

@@ -254,7 +254,7 @@ static void vcl_done_open(struct vcl_mop *m, int err,
 		 * open is answered, so no write of ours races the removal. */
 		c->open_flags |= VOPEN_DROP_CACHE;
 		vcl_mop_free(m);
-		err = vcl_io_start(wk, VCL_IO_REMOVE, in->ino, &l, 0, 0, NULL,
+		err = vcl_io_start(wk, VCL_IO_CUT, in->ino, &l, 0, 0, NULL,
 				   vcl_open_truncated, c);
 		if (err) {
 			vcl_inode_put(cl, in);
@@ -701,9 +701,9 @@ static int vcl_fop_step(struct vcl_fop *o)
 		case 3: /* cut the chunks past the new end */
 			if (o->err || !o->opened || o->sa.size >= o->old_size)
 				return 0;
-			ret = vcl_io_start(o->wk, VCL_IO_TRUNC, o->ino, &o->l,
-					   o->sa.size, o->old_size, NULL,
-					   vcl_fop_io_done, o);
+			ret = vcl_io_start(o->wk, VCL_IO_CUT, o->ino, &o->l,
+					   o->sa.size, 0, NULL, vcl_fop_io_done,
+					   o);
 			return ret ? ret : 1;
 		case 4:
 			if (!o->opened)

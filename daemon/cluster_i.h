@@ -339,7 +339,7 @@ enum vcl_io_kind {
 	VCL_IO_WRITE,
 	VCL_IO_SYNC,   /* one piece per stripe chain */
 	VCL_IO_REMOVE, /* one piece per stripe chain: every chunk goes */
-	VCL_IO_TRUNC,  /* one piece per chunk to cut */
+	VCL_IO_CUT,    /* one piece per stripe chain: cut to @off bytes */
 };
 
 struct vcl_io;
@@ -351,9 +351,10 @@ typedef void (*vcl_io_done_fn)(struct vcl_io *io, int err);
  *          short: the caller bounded @len by the file's size);
  *   WRITE  [@off, @off + @len) from @buf (kept until done);
  *   SYNC, REMOVE   every chain of the stripe (@off, @len unused);
- *   TRUNC  cut the file's chunks from @off (the new size) up to @len (the
- *          largest size the file may have had).
- * @done(io, err) runs exactly once, from the loop; io->arg is @arg.
+ *   CUT    every chain of the stripe: the file cut to @off bytes (0: all
+ *          its chunks go).
+ * @done(io, err) runs exactly once, maybe before this returns (a piece
+ * that fails at once); io->arg is @arg.
  * Returns 0, or -errno and @done does not run.
  */
 int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,

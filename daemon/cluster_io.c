@@ -8,7 +8,7 @@
  * a file lives on chain table[(first + i % stripe) % nchains].
  *
  * Where a piece goes (storaged's contract, proto/wire_storage.h):
- *   WRITE, TRUNCATE, SYNC, REMOVE  the chain's head (first member serving
+ *   WRITE, CUT, SYNC, REMOVE       the chain's head (first member serving
  *                                  or syncing);
  *   READ                           a serving member picked by chunk, the
  *                                  tail when the chunk is not committed.
@@ -33,8 +33,8 @@
 
 struct vcl_piece {
 	struct vcl_io *io;
-	uint64_t index;	   /* chunk; SYNC/REMOVE: position in the stripe */
-	uint32_t coff, len; /* range in the chunk; TRUNC: len = new length */
+	uint64_t index;	   /* chunk; SYNC/REMOVE/CUT: position in the stripe */
+	uint32_t coff, len; /* range in the chunk */
 	uint8_t *buf;	   /* READ destination, WRITE source */
 	uint64_t request_id;
 	uint32_t crc;
@@ -48,12 +48,18 @@ struct vcl_piece {
 	uint8_t body[64];
 };
 
+_Static_assert(WIRE_STORAGE_WRITE_REQ_LEN <= 64 &&
+		       WIRE_STORAGE_CUT_REQ_LEN <= 64 && WIRE_READ_REQ_LEN <= 64,
+	       "a piece's body buffer holds every request it sends");
+
 struct vcl_io {
 	struct vcl_wk *wk;
 	enum vcl_io_kind kind;
 	uint64_t ino;
 	struct vcl_layout l;
 	uint64_t deadline_ns;
+	/* CUT: the last chunk kept and its length, or WIRE_CUT_F_ALL */
+	uint32_t cut_index, cut_len, cut_flags;
 	unsigned npieces, pending;
 	int err;
 	vcl_io_done_fn done;
@@ -66,7 +72,7 @@ static const uint16_t vcl_io_opcode[] = {
 	[VCL_IO_WRITE] = WIRE_STORAGE_WRITE,
 	[VCL_IO_SYNC] = WIRE_STORAGE_SYNC,
 	[VCL_IO_REMOVE] = WIRE_STORAGE_REMOVE,
-	[VCL_IO_TRUNC] = WIRE_STORAGE_TRUNCATE,
+	[VCL_IO_CUT] = WIRE_STORAGE_CUT,
 };
 
 void *vcl_io_arg(const struct vcl_io *io)
@@ -255,17 +261,19 @@ static int vcl_piece_encode(struct vcl_piece *p, const struct vcl_chain *ch)
 		ret = wire_read_req_encode(&q, p->body, sizeof(p->body), &len);
 		break;
 	}
-	case VCL_IO_TRUNC: {
-		struct wire_storage_truncate_req q = {
-			.chunk = {io->ino, (uint32_t)p->index},
+	case VCL_IO_CUT: {
+		struct wire_storage_cut_req q = {
+			.inode = io->ino,
 			.chain_id = ch->id,
 			.chain_version = ch->version,
-			.length = p->len,
+			.index = io->cut_index,
+			.length = io->cut_len,
+			.flags = io->cut_flags,
 			.client_id = io->wk->cl->client_id,
 			.request_id = p->request_id,
 		};
-		ret = wire_storage_truncate_req_encode(&q, p->body,
-						       sizeof(p->body), &len);
+		ret = wire_storage_cut_req_encode(&q, p->body, sizeof(p->body),
+						  &len);
 		break;
 	}
 	case VCL_IO_SYNC: {
@@ -323,9 +331,9 @@ static void vcl_piece_send(struct vcl_piece *p)
 		vcl_piece_retry(p, -ENOSPC, 1, vcl_backoff_ms(p->attempt));
 		return;
 	}
-	pos = io->kind == VCL_IO_SYNC || io->kind == VCL_IO_REMOVE
-		      ? (uint32_t)p->index
-		      : (uint32_t)(p->index % io->l.stripe);
+	pos = io->kind == VCL_IO_READ || io->kind == VCL_IO_WRITE
+		      ? (uint32_t)(p->index % io->l.stripe)
+		      : (uint32_t)p->index;
 	chain = vcl_route_stripe_chain(rt, io->l.first_chain, pos);
 	ch = vcl_route_chain(rt, chain);
 	member = ch ? vcl_piece_member(p, ch) : -1;
@@ -374,7 +382,6 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 	uint32_t cs = l->chunk_size;
 	unsigned n, stripe = l->stripe ? l->stripe : 1;
 	struct vcl_io *io;
-	uint64_t first = 0;
 
 	if (!cs || cs > WIRE_CHUNK_SIZE_MAX)
 		return -EINVAL;
@@ -382,12 +389,6 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 	case VCL_IO_READ:
 	case VCL_IO_WRITE:
 		n = vcl_io_count(off, len, cs);
-		break;
-	case VCL_IO_TRUNC:
-		/* Chunks from the one holding the new end (@off) through the
-		 * last one the old size (@len) may have had. */
-		first = off / cs;
-		n = len > off ? (unsigned)((len - 1) / cs - first + 1) : 0;
 		break;
 	default:
 		n = stripe;
@@ -405,7 +406,12 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 	io->done = done;
 	io->arg = arg;
 	io->npieces = n;
-	io->pending = n;
+	if (kind == VCL_IO_CUT && off) {
+		io->cut_index = (uint32_t)((off - 1) / cs);
+		io->cut_len = (uint32_t)(off - (uint64_t)io->cut_index * cs);
+	} else if (kind == VCL_IO_CUT) {
+		io->cut_flags = WIRE_CUT_F_ALL;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct vcl_piece *p = &io->p[i];
 
@@ -424,16 +430,13 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 			p->coff = (uint32_t)(pos % cs);
 			p->len = (uint32_t)(end - pos);
 			p->buf = (uint8_t *)buf + (pos - off);
-		} else if (kind == VCL_IO_TRUNC) {
-			p->index = first + i;
-			p->len = i == 0 ? (uint32_t)(off % cs) : 0;
 		} else {
 			p->index = i;
 		}
 		if (kind == VCL_IO_WRITE) {
 			p->crc = vcrc32c(0, p->buf, p->len);
 		}
-		if (kind == VCL_IO_WRITE || kind == VCL_IO_TRUNC)
+		if (kind == VCL_IO_WRITE || kind == VCL_IO_CUT)
 			p->request_id =
 				atomic_fetch_add(&wk->cl->wr_seq, 1) + 1;
 	}

@@ -239,6 +239,9 @@ int vns_rename(struct vns *ns, const struct vns_cred *cr, uint64_t parent,
  */
 int vns_readdir(struct vns *ns, uint64_t dir, const char *cookie,
 		struct vns_dirent *out, size_t max);
+/* The same, with each entry's attributes in @attrs[i] (same snapshot). */
+int vns_readdir_plus(struct vns *ns, uint64_t dir, const char *cookie,
+		     struct vns_dirent *out, struct vattr *attrs, size_t max);
 
 /* ---- Files --------------------------------------------------------------- */
 

@@ -70,16 +70,39 @@ static int ns_readdir_txn(struct vkv_txn *txn, void *arg)
 		start.b[start.len++] = 0;
 	rc = vkv_range(txn, start.b, start.len, end.b, end.len, op->cap,
 		       ns_readdir_cb, &c);
-	return rc < 0 ? rc : (int)c.n;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; op->aux && i < c.n; i++) {
+		struct vattr *attrs = op->aux;
+
+		rc = ns_inode_get(txn, c.out[i].ino, &op->b);
+		if (rc == -ENOENT) {
+			vlog_err("ns: %" PRIu64 "/%s names missing inode "
+				 "%" PRIu64,
+				 op->ino, c.out[i].name, c.out[i].ino);
+			rc = -EIO;
+		}
+		if (rc < 0)
+			return rc;
+		ns_inode_to_attr(&op->b, &attrs[i]);
+	}
+	return (int)c.n;
 }
 
 int vns_readdir(struct vns *ns, uint64_t dir, const char *cookie,
 		struct vns_dirent *out, size_t max)
 {
+	return vns_readdir_plus(ns, dir, cookie, out, NULL, max);
+}
+
+int vns_readdir_plus(struct vns *ns, uint64_t dir, const char *cookie,
+		     struct vns_dirent *out, struct vattr *attrs, size_t max)
+{
 	struct ns_op op = {.ns = ns,
 			   .ino = dir,
 			   .name = cookie ? cookie : "",
 			   .buf = out,
+			   .aux = attrs,
 			   .cap = max};
 
 	op.nlen = strlen(op.name);

@@ -63,7 +63,7 @@ PROGS := $(B)/valorfs $(B)/valor-mgmtd $(TOOL_BIN) \
 # Keep the objects of tests and tools (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps test unit integration asan fuzz bench run install clean
+.PHONY: all deps test unit integration asan fuzz bench run stop install clean
 all: $(PROGS) $(UNIT_BIN) $(ITEST_BIN)
 
 $(B)/obj/%.o: %.c
@@ -147,17 +147,19 @@ test: deps
 bench: deps all
 	@tools/bench $(B)
 
-# Until the cluster exists (valor-up), "run" mounts the mem backend.
+# A local cluster (mgmtd, metad, 3 storaged, replication 3) mounted on ./mnt,
+# its data and logs in ./run; `make stop` (or tools/valor-down --dir run)
+# stops it. Running it again starts whatever is not running.
 run: deps all
-	@mkdir -p mnt
-	@if mountpoint -q mnt; then echo "valorfs: ./mnt is already mounted"; \
-	else $(B)/valorfs -o pidfile=$(CURDIR)/$(B)/valorfs.pid mem $(CURDIR)/mnt && \
-		echo "valorfs (mem backend) mounted on $(CURDIR)/mnt, pid $$(cat $(B)/valorfs.pid)" && \
-		echo "stop it with: umount $(CURDIR)/mnt"; fi
+	@VALOR_BIN=$(CURDIR)/$(B) tools/valor-up --dir $(CURDIR)/run $(CURDIR)/mnt
+
+stop:
+	@tools/valor-down --dir $(CURDIR)/run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(filter-out $(B)/valor-testnode,$(PROGS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 tools/valor-up tools/valor-down $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 tools/mount.valorfs $(DESTDIR)/sbin/mount.valorfs
 	ln -sf mount.valorfs $(DESTDIR)/sbin/mount.fuse.valorfs
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/

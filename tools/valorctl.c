@@ -10,6 +10,8 @@
  *                           build the chain table (mgmtd)
  *   stats --socket PATH     counters of the process serving that control
  *                           socket (valorfs and valor-mgmtd log its path)
+ *   fsck [--metad URL]      check the namespace invariants on a metad
+ *                           (found in mgmtd's routing without --metad)
  *
  * A mgmtd command runs one loop of its own: connect with the RPC client,
  * make one call, wait for its callback (bounded by --timeout), print.
@@ -20,6 +22,7 @@
  *   2 usage error
  *   3 mgmtd cannot be reached (refused, unreachable, no answer in time)
  *   4 authentication failed (the --secret differs, or one side has none)
+ * fsck exits 1 when it found violations.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,7 @@
 #include "common/ctlsock.h"
 #include "common/log.h"
 #include "common/url.h"
+#include "proto/wire_meta.h"
 #include "proto/wire_msg.h"
 #include "rdma/rpc.h"
 #include "ring/loop.h"
@@ -51,7 +55,8 @@ enum valorctl_exit {
 };
 
 struct valorctl_opts {
-	const char *mgmtd;
+	const char *mgmtd; /* the server valorctl_call() talks to */
+	const char *peer;  /* what it is, for messages: NULL = "mgmtd" */
 	const char *secret;
 	const char *socket;
 	int json;
@@ -137,10 +142,13 @@ out_close:
 
 static void valorctl_unreachable(const struct valorctl_opts *o, int err)
 {
-	fprintf(stderr, "valorctl: cannot reach mgmtd at %s: %s\n", o->mgmtd,
-		err == -ETIMEDOUT ? "no answer in time (is valor-mgmtd "
-				    "running there?)"
-				  : strerror(-err));
+	const char *peer = o->peer ? o->peer : "mgmtd";
+
+	fprintf(stderr, "valorctl: cannot reach %s at %s: %s%s%s\n", peer,
+		o->mgmtd,
+		err == -ETIMEDOUT ? "no answer in time (is valor-" : "",
+		err == -ETIMEDOUT ? peer : strerror(-err),
+		err == -ETIMEDOUT ? " running there?)" : "");
 }
 
 /*
@@ -220,9 +228,9 @@ static int valorctl_call(const struct valorctl_opts *o, uint16_t op,
 	ret = VALORCTL_OK;
 	if (r->status == -EACCES && r->local) {
 		fprintf(stderr,
-			"valorctl: authentication with mgmtd at %s failed: "
+			"valorctl: authentication with %s at %s failed: "
 			"--secret must name the cluster's secret file\n",
-			o->mgmtd);
+			o->peer ? o->peer : "mgmtd", o->mgmtd);
 		ret = VALORCTL_EAUTH;
 	} else if (r->local && r->status) {
 		valorctl_unreachable(o, r->status);
@@ -625,6 +633,147 @@ static int valorctl_stats(struct valorctl_opts *o, int argc, char **argv)
 	return ret;
 }
 
+/* ---- fsck ---------------------------------------------------------------- */
+
+/* The URL of the first live metad in mgmtd's routing into @url. */
+static int valorctl_find_metad(struct valorctl_opts *o, char *url, size_t len)
+{
+	struct wire_routing_req q = {.since_version = 0};
+	uint8_t body[WIRE_ROUTING_REQ_LEN];
+	struct wire_routing *r;
+	struct valorctl_rpc rpc;
+	size_t blen;
+	int ret;
+
+	ret = wire_routing_req_encode(&q, body, sizeof(body), &blen);
+	if (ret < 0)
+		return VALORCTL_EUSAGE;
+	ret = valorctl_call(o, WIRE_MGMTD_GET_ROUTING, body, (uint32_t)blen,
+			    &rpc);
+	if (ret == VALORCTL_EREPLY)
+		return valorctl_refused("fsck", rpc.status,
+					"routing from mgmtd");
+	if (ret)
+		return ret;
+	r = malloc(sizeof(*r));
+	ret = r ? wire_routing_decode(rpc.body, rpc.body_len, r) : -ENOMEM;
+	free(rpc.body);
+	if (ret < 0) {
+		fprintf(stderr, "valorctl: fsck: routing does not decode: %s\n",
+			strerror(-ret));
+		free(r);
+		return VALORCTL_EREPLY;
+	}
+	ret = VALORCTL_EREACH;
+	for (uint32_t i = 0; i < r->nnodes; i++)
+		if (r->nodes[i].role == WIRE_ROLE_META && r->nodes[i].alive) {
+			snprintf(url, len, "%s", r->nodes[i].url);
+			ret = VALORCTL_OK;
+			break;
+		}
+	if (ret)
+		fprintf(stderr,
+			"valorctl: fsck: mgmtd at %s knows no live metad "
+			"(use --metad URL)\n",
+			o->mgmtd);
+	free(r);
+	return ret;
+}
+
+static int valorctl_fsck(struct valorctl_opts *o, int argc, char **argv)
+{
+	char url[WIRE_URL_MAX + 1] = "";
+	struct valorctl_opts mo = *o;
+	struct wire_meta_req *q = NULL;
+	struct wire_meta_rep *rep = NULL;
+	uint8_t body[64];
+	struct valorctl_rpc r;
+	size_t len;
+	int ret;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--metad") && i + 1 < argc)
+			snprintf(url, sizeof(url), "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--json"))
+			o->json = 1;
+		else {
+			fprintf(stderr, "valorctl fsck: unexpected '%s'\n",
+				argv[i]);
+			return VALORCTL_EUSAGE;
+		}
+	}
+	if (!url[0]) {
+		ret = valorctl_find_metad(o, url, sizeof(url));
+		if (ret)
+			return ret;
+	}
+	q = calloc(1, sizeof(*q));
+	rep = malloc(sizeof(*rep));
+	if (!q || !rep) {
+		ret = VALORCTL_EREACH;
+		goto out_free;
+	}
+	q->uid = (uint32_t)getuid();
+	q->gid = (uint32_t)getgid();
+	ret = wire_meta_req_encode(WIRE_META_FSCK, q, body, sizeof(body), &len);
+	if (ret < 0) {
+		ret = VALORCTL_EUSAGE;
+		goto out_free;
+	}
+	/* A scan of the whole namespace: allow it time. */
+	mo.mgmtd = url;
+	mo.peer = "metad";
+	mo.json = o->json;
+	if (mo.timeout_ms < 120000)
+		mo.timeout_ms = 120000;
+	ret = valorctl_call(&mo, WIRE_META_FSCK, body, (uint32_t)len, &r);
+	if (ret == VALORCTL_EREPLY) {
+		ret = valorctl_refused("fsck", r.status, "answer of metad");
+		goto out_free;
+	}
+	if (ret)
+		goto out_free;
+	ret = wire_meta_rep_decode(WIRE_META_FSCK, r.body, r.body_len, rep);
+	free(r.body);
+	if (ret < 0) {
+		fprintf(stderr, "valorctl: fsck: the reply does not decode: "
+				"%s\n",
+			strerror(-ret));
+		ret = VALORCTL_EREPLY;
+		goto out_free;
+	}
+	if (o->json) {
+		char *line = rep->report, *nl;
+
+		printf("{\"metad\":");
+		valorctl_json_str(url);
+		printf(",\"violations\":%u,\"report\":[", rep->violations);
+		for (int first = 1; *line; line = nl + 1, first = 0) {
+			nl = strchr(line, '\n');
+			if (!nl)
+				break;
+			*nl = '\0';
+			printf("%s", first ? "" : ",");
+			valorctl_json_str(line);
+		}
+		printf("]}\n");
+	} else {
+		fputs(rep->report, stdout);
+		if (rep->violations)
+			printf("fsck: %u violation(s) (metad %s)\n",
+			       rep->violations, url);
+		else
+			printf("fsck: the namespace is consistent (metad "
+			       "%s)\n",
+			       url);
+	}
+	ret = rep->violations ? VALORCTL_EREPLY : VALORCTL_OK;
+out_free:
+	free(q);
+	free(rep);
+	return ret;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static const struct {
@@ -641,6 +790,9 @@ static const struct {
 	{"stats", valorctl_stats,
 	 "stats --socket PATH [--json]        counters of a valorfs or "
 	 "valor-mgmtd process"},
+	{"fsck", valorctl_fsck,
+	 "fsck [--metad URL] [--json]         check the namespace (exit 1 "
+	 "on violations)"},
 };
 
 #define VALORCTL_NCMDS (sizeof(valorctl_cmds) / sizeof(valorctl_cmds[0]))

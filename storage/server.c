@@ -405,8 +405,12 @@ static uint32_t vstor_target_local(const struct vstor *s, uint32_t ti)
 {
 	uint32_t st = WIRE_LOCAL_UPTODATE;
 
+	/* Fenced: routing showed it serving (a restart mgmtd has not seen
+	 * yet): OFFLINE moves it out of its chains. Before any routing,
+	 * ONLINE changes nothing a chain relies on. */
 	if (s->targets[ti].fenced)
-		return WIRE_LOCAL_OFFLINE;
+		return s->routing_version ? WIRE_LOCAL_OFFLINE
+					  : WIRE_LOCAL_ONLINE;
 	if (!s->routing_version)
 		return WIRE_LOCAL_ONLINE;
 	for (uint32_t i = 0; i < s->nchains; i++) {
@@ -505,7 +509,7 @@ int vstor_new(struct vloop *loop, const struct vstor_opts *o,
 		snprintf(s->targets[i].path, sizeof(s->targets[i].path), "%s",
 			 o->target_paths[i]);
 		s->targets[i].fenced = 1;
-		s->targets[i].local_state = WIRE_LOCAL_OFFLINE;
+		s->targets[i].local_state = WIRE_LOCAL_ONLINE;
 	}
 	*out = s;
 	return 0;

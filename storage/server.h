@@ -29,10 +29,13 @@
  * DUMP_META pages of the successor, the plan of craq.h, one RESYNC per
  * chunk that differs, then RESYNC DONE.
  *
- * Local states (heartbeats): a target starts "fenced" and reports OFFLINE
- * until routing shows it serving in no chain (mgmtd noticed the restart:
- * notes/3fs.md §3.6), then ONLINE while it is OFFLINE/WAITING anywhere or
- * SYNCING without a finished resync, else UPTODATE.
+ * Local states (heartbeats): a target starts "fenced": it takes no
+ * requests and reports ONLINE until the first routing, then OFFLINE while
+ * routing still shows it SERVING or SYNCING somewhere (a restart mgmtd has
+ * not noticed: notes/3fs.md §3.6; OFFLINE moves it to the end of its
+ * chains). Once routing shows it serving nowhere it is unfenced and
+ * reports ONLINE while it is OFFLINE/WAITING anywhere or SYNCING without
+ * a finished resync, else UPTODATE.
  *
  * Threading: everything runs on the loop given to vstor_new(); no call is
  * thread-safe. Disk I/O is synchronous on that thread.
@@ -164,7 +167,7 @@ struct vstor_counters {
 void vstor_counters(const struct vstor *s, struct vstor_counters *out);
 
 /* Resync progress of target @i (sum over its chains), and whether it is
- * fenced (reporting OFFLINE after a restart). */
+ * fenced (see the top of this file). */
 void vstor_target_sync(const struct vstor *s, uint32_t i, uint64_t *done,
 		       uint64_t *total);
 

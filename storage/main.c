@@ -463,6 +463,10 @@ static int stord_start(struct stord *d)
 		return ret;
 	d->net_made = 1;
 	vstor_rpcnet_hooks(d->net.arg, stord_refresh, stord_heartbeat, d);
+	/* Tests only: slow resyncs down to watch their progress. */
+	if (getenv("VALOR_STORAGED_TEST_RESYNC_PAUSE_MS"))
+		so.resync_pause_ms = (uint32_t)strtoul(
+			getenv("VALOR_STORAGED_TEST_RESYNC_PAUSE_MS"), NULL, 10);
 	so.ntargets = d->o.ntargets;
 	so.target_paths = (const char *const *)d->o.targets;
 	ret = vstor_new(d->loop, &so, &d->net, &d->srv);

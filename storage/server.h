@@ -117,6 +117,9 @@ struct vstor_opts {
 	uint32_t forward_timeout_ms;
 	/* Bound on repair reads and resync calls. 0: 5000. */
 	uint32_t peer_timeout_ms;
+	/* Pause between two chunks of a resync (tests make a resync last
+	 * long enough to watch its progress). 0: none. */
+	uint32_t resync_pause_ms;
 };
 
 /*

@@ -56,7 +56,8 @@ struct vstor_resync {
 	int stopped; /* detached: free when the busy step returns */
 	uint32_t failures;
 	struct vstor_call call;
-	struct vloop_timer timer;
+	struct vloop_timer timer; /* retry after a failure */
+	struct vloop_timer pace;  /* resync_pause_ms between chunks */
 
 	struct wire_storage_dump_resp *page;
 	struct wire_chunk_id next;
@@ -87,6 +88,7 @@ static void vstor_resync_free(struct vstor_resync *j)
 		j->lock = NULL;
 	}
 	vloop_timer_cancel(j->s->loop, &j->timer);
+	vloop_timer_cancel(j->s->loop, &j->pace);
 	vstor_buf_put(j->s, j->buf);
 	free(j->page);
 	free(j->succ);
@@ -111,6 +113,14 @@ static void vstor_resync_on_timer(struct vloop_timer *t)
 						    timer);
 
 	vstor_resync_restart(j);
+}
+
+static void vstor_resync_on_pace(struct vloop_timer *t)
+{
+	struct vstor_resync *j = vstor_container_of(t, struct vstor_resync,
+						    pace);
+
+	vstor_resync_step(j);
 }
 
 static void vstor_resync_fail(struct vstor_resync *j, const char *what,
@@ -279,7 +289,11 @@ static void vstor_resync_sent(struct vstor_call *c,
 	else
 		s->c.resync_removed++;
 	j->pos++;
-	vstor_resync_step(j);
+	if (s->o.resync_pause_ms)
+		vloop_timer_add(s->loop, &j->pace,
+				s->o.resync_pause_ms * 1000000ull);
+	else
+		vstor_resync_step(j);
 }
 
 /* Holding the item's chunk: send it whole, or its removal. */
@@ -437,6 +451,7 @@ static void vstor_resync_stop(struct vstor_chain *ch)
 		return;
 	ch->job = NULL;
 	vloop_timer_cancel(j->s->loop, &j->timer);
+	vloop_timer_cancel(j->s->loop, &j->pace);
 	if (j->busy) {
 		j->stopped = 1; /* frees itself when the step returns */
 		return;
@@ -485,6 +500,7 @@ void vstor_resync_check(struct vstor_chain *ch)
 	j->succ_target = succ_target;
 	memcpy(j->url, ch->urls[succ], sizeof(j->url));
 	vloop_timer_init(&j->timer, vstor_resync_on_timer);
+	vloop_timer_init(&j->pace, vstor_resync_on_pace);
 	ch->job = j;
 	s->c.resync_jobs++;
 	vlog_info("chain %u (version %u): target %u is syncing; filling it "

@@ -24,6 +24,9 @@
  *   last   --inode N                  (QUERY_LAST_CHUNK on every chain)
  *   verify every chunk of every chain on every member (DUMP_META, then
  *          READ of each chunk): the records and bytes must be identical
+ *   raw    --url URL --opcode N [--body-hex HEX]   send one request with
+ *          any body to one server (no mgmtd needed) and print the status
+ *          it answered: for testing how servers take malformed input
  *
  * The client follows routing through rdma/mgmtc.h (role 0: it registers
  * nothing), one loop, one synchronous call at a time.
@@ -73,6 +76,8 @@ struct vchk_opts {
 	uint64_t seed, size;
 	int have_size;
 	const char *file, *out;
+	const char *url, *body_hex;
+	uint32_t opcode;
 };
 
 struct vchk_peer {
@@ -873,6 +878,39 @@ static int vchk_cmd_verify(struct vchk *c)
 	return diffs ? VCHK_EFAIL : VCHK_OK;
 }
 
+/* ---- raw --------------------------------------------------------------------- */
+
+static int vchk_cmd_raw(struct vchk *c)
+{
+	size_t n = c->o.body_hex ? strlen(c->o.body_hex) / 2 : 0;
+	uint8_t *body = malloc(n ? n : 1);
+	int ret;
+
+	if (!body)
+		return VCHK_EFAIL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(c->o.body_hex + 2 * i, "%2x", &v) != 1) {
+			fprintf(stderr, "valor-chunk: --body-hex: not hex\n");
+			free(body);
+			return VCHK_EUSAGE;
+		}
+		body[i] = (uint8_t)v;
+	}
+	ret = vchk_call(c, c->o.url, (uint16_t)c->o.opcode, body, n, NULL, 0,
+			NULL, 0, 5000);
+	free(body);
+	if (c->local) {
+		fprintf(stderr, "valor-chunk: raw: %s: %s\n", c->o.url,
+			strerror(-ret));
+		return ret == -EACCES ? VCHK_EAUTH : VCHK_EREACH;
+	}
+	printf("%s: status %d (%s)\n", wire_op_name((uint16_t)c->o.opcode),
+	       ret, ret ? strerror(-ret) : "ok");
+	return VCHK_OK;
+}
+
 /* ---- command line ----------------------------------------------------------- */
 
 static void vchk_usage(FILE *f)
@@ -895,6 +933,7 @@ static void vchk_usage(FILE *f)
 		"  sync   --inode N\n"
 		"  last   --inode N\n"
 		"  verify\n"
+		"  raw    --url URL --opcode N [--body-hex HEX]\n"
 		"exit status: 0 ok, 1 failed or replicas differ, 2 usage, 3 "
 		"mgmtd unreachable,\n"
 		"4 authentication failed\n");
@@ -924,7 +963,7 @@ static int vchk_parse(struct vchk_opts *o, int argc, char **argv)
 	enum {
 		O_MGMTD = 256, O_SECRET, O_TIMEOUT, O_FIRST, O_STRIPE, O_INODE,
 		O_INDEX, O_OFFSET, O_LENGTH, O_FILE, O_SEED, O_MEMBER, O_OUT,
-		O_CHUNKS, O_CS, O_DELAY, O_SIZE,
+		O_CHUNKS, O_CS, O_DELAY, O_SIZE, O_URL, O_OPCODE, O_HEX,
 	};
 	static const struct option lo[] = {
 		{"mgmtd", required_argument, NULL, O_MGMTD},
@@ -944,12 +983,15 @@ static int vchk_parse(struct vchk_opts *o, int argc, char **argv)
 		{"chunk-size", required_argument, NULL, O_CS},
 		{"delay-ms", required_argument, NULL, O_DELAY},
 		{"size", required_argument, NULL, O_SIZE},
+		{"url", required_argument, NULL, O_URL},
+		{"opcode", required_argument, NULL, O_OPCODE},
+		{"body-hex", required_argument, NULL, O_HEX},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const cmds[] = {"write", "read", "stream", "check",
 					   "cut", "remove", "sync", "last",
-					   "verify", NULL};
+					   "verify", "raw", NULL};
 	uint64_t v = 0;
 	int c, ret = 0;
 
@@ -1036,6 +1078,16 @@ static int vchk_parse(struct vchk_opts *o, int argc, char **argv)
 				       &o->size);
 			o->have_size = 1;
 			break;
+		case O_URL:
+			o->url = optarg;
+			break;
+		case O_OPCODE:
+			ret = vchk_num("--opcode", optarg, 0xffff, &v);
+			o->opcode = (uint32_t)v;
+			break;
+		case O_HEX:
+			o->body_hex = optarg;
+			break;
 		case 'h':
 			vchk_usage(stdout);
 			return 1;
@@ -1061,6 +1113,12 @@ static int vchk_parse(struct vchk_opts *o, int argc, char **argv)
 		fprintf(stderr, "valor-chunk: unexpected argument '%s'\n",
 			argv[optind + 1]);
 		ret = -EINVAL;
+	} else if (!strcmp(o->cmd, "raw")) {
+		if (!o->url || !o->opcode) {
+			fprintf(stderr, "valor-chunk: raw wants --url and "
+					"--opcode\n");
+			ret = -EINVAL;
+		}
 	} else if (!o->mgmtd) {
 		fprintf(stderr, "valor-chunk: --mgmtd URL is required\n");
 		ret = -EINVAL;
@@ -1120,6 +1178,10 @@ int main(int argc, char **argv)
 			rc = VCHK_EUSAGE;
 			goto out_loop;
 		}
+	}
+	if (!strcmp(c->o.cmd, "raw")) {
+		rc = vchk_cmd_raw(c);
+		goto out_mgmtc;
 	}
 	mo.mgmtd_url = c->o.mgmtd;
 	mo.secret = c->secret;

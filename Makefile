@@ -137,7 +137,8 @@ asan:
 	$(MAKE) B=build/asan SAN=1 unit build/asan/valorfs
 
 integration: all
-	@tests/integration/run.sh $(B) && tests/integration/mgmtd.sh $(B)
+	@tests/integration/run.sh $(B) && tests/integration/mgmtd.sh $(B) && \
+		tests/integration/storaged.sh $(B)
 
 test: deps
 	$(MAKE) all fuzz

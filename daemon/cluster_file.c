@@ -520,6 +520,11 @@ static void vcl_fop_mop_done(struct vcl_mop *m, int err,
 	struct vcl_inode *in = o->in;
 
 	switch (m->op) {
+	case WIRE_META_UNLOCK:
+		pthread_mutex_lock(vcl_inode_lock(cl, o->ino));
+		in->unlocking--;
+		pthread_mutex_unlock(vcl_inode_lock(cl, o->ino));
+		break;
 	case WIRE_META_SET_LENGTH:
 		if (err)
 			break;
@@ -615,6 +620,9 @@ static int vcl_fop_unlock(struct vcl_fop *o, uint32_t kind, uint64_t owner)
 	if (!m)
 		return -ENOMEM;
 	m->arg = o;
+	pthread_mutex_lock(vcl_inode_lock(o->wk->cl, o->ino));
+	o->in->unlocking++;
+	pthread_mutex_unlock(vcl_inode_lock(o->wk->cl, o->ino));
 	q->ino = o->ino;
 	memset(&q->lock, 0, sizeof(q->lock));
 	q->lock.kind = (uint8_t)kind;
@@ -665,16 +673,16 @@ static int vcl_fop_step(struct vcl_fop *o)
 		return -ENOENT;
 	case VCL_FOP_RELEASE:
 		switch (o->step) {
-		case 0:
-			if (!vcl_inode_dirty(cl, o->in))
-				return 0;
-			ret = vcl_fop_meta(o, WIRE_META_SET_LENGTH, NULL);
-			return ret ? ret : 1;
-		case 1:
+		case 0: /* first: another process may be waiting for it */
 			if (!o->lock_owner || !o->f->flock)
 				return 0;
 			ret = vcl_fop_unlock(o, WIRE_LOCK_FLOCK,
 					     (uint64_t)(uintptr_t)o->f);
+			return ret ? ret : 1;
+		case 1:
+			if (!vcl_inode_dirty(cl, o->in))
+				return 0;
+			ret = vcl_fop_meta(o, WIRE_META_SET_LENGTH, NULL);
 			return ret ? ret : 1;
 		case 2:
 			ret = vcl_fop_meta(o, WIRE_META_CLOSE, NULL);

@@ -117,6 +117,8 @@ struct vcl_inode {
 	uint64_t seen_size;	    /* page cache is kept while unchanged */
 	int seen;
 	int posix_locks; /* a POSIX lock was granted here: flush unlocks */
+	int unlocking;	 /* release's flock unlocks in flight: new lock
+			  * requests wait (metad may reorder requests) */
 	uint32_t mode;	 /* at the last open: writes by others clear suid */
 };
 

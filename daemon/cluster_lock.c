@@ -154,6 +154,7 @@ static void vcl_lkw_done(struct vcl_mop *m, int err,
 static void vcl_lkw_try(struct vcl_lkw *w)
 {
 	struct vcl_mop *m;
+	int busy;
 
 	if (w->wk->stopped) {
 		vcl_lkw_answer(w, -EIO);
@@ -161,6 +162,13 @@ static void vcl_lkw_try(struct vcl_lkw *w)
 	}
 	if (w->interrupted) {
 		vcl_lkw_answer(w, -EINTR);
+		return;
+	}
+	pthread_mutex_lock(vcl_inode_lock(w->wk->cl, w->ino));
+	busy = w->f->in->unlocking > 0;
+	pthread_mutex_unlock(vcl_inode_lock(w->wk->cl, w->ino));
+	if (busy) { /* after the unlock a release has in flight */
+		vloop_timer_add(w->wk->loop, &w->timer, 1000000ull);
 		return;
 	}
 	m = vcl_mop_alloc(w->wk, WIRE_META_LOCK, NULL, vcl_lkw_done);

@@ -549,7 +549,7 @@ static void vcl_done_readdir(struct vcl_mop *m, int err,
 		if (rd->plus)
 			vcl_attr_from_wire(m->wk->cl, &e->attr, &a);
 		if (rd->fill(rd->fillctx, e->name, strlen(e->name), e->ino,
-			     e->type, (uint64_t)k + 4, rd->plus ? &a : NULL))
+			     e->type, (uint64_t)k + 3, rd->plus ? &a : NULL))
 			break; /* full: offered again from names[k - 1] */
 		if (vcl_dir_set_name(d, k, e->name)) {
 			err = -ENOMEM;

@@ -843,46 +843,240 @@ void vcl_setattr(struct backend *b, const struct vctx *x, uint64_t ino,
 
 /* ---- fallocate, lseek ------------------------------------------------------ */
 
+/* The file's contents changed here (zeros written): like a write. */
+static void vcl_inode_touched(struct vcl *cl, struct vcl_inode *in,
+			      uint64_t end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(vcl_inode_lock(cl, in->ino));
+	if (end > in->wr_end)
+		in->wr_end = end;
+	in->wr_seq++;
+	in->wr_mtime = now;
+	pthread_mutex_unlock(vcl_inode_lock(cl, in->ino));
+}
+
+static void vcl_zero_done(struct vcl_io *io, int err)
+{
+	struct bcall *c = vcl_io_arg(io);
+	struct vcl_file *f = c->bk_priv;
+
+	if (!err)
+		vcl_inode_touched(vcl_self()->cl, f->in, c->off);
+	c->err = err;
+	c->done(c);
+}
+
+/*
+ * Chunks are sparse and space is not reserved: KEEP_SIZE alone is a no-op
+ * and mode 0 only grows the file. PUNCH_HOLE and ZERO_RANGE write zeros
+ * (the range reads back as zeros; st_blocks follows the size in this
+ * backend, so punching frees no space that stat(2) would show).
+ */
 void vcl_fallocate(struct backend *b, uint64_t ino, uint64_t fh,
 		   uint32_t mode, uint64_t off, uint64_t len, struct bcall *c)
 {
 	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_inode *in = f->in;
-	struct timespec now;
+	struct vcl_wk *wk = vcl_self();
+	uint64_t size = vcl_inode_size(cl, f->in), end = off + len;
+	int keep = !!(mode & FALLOC_FL_KEEP_SIZE);
+	struct vcl_layout l;
+	int ret;
 
-	/* Chunks are sparse: reserving space is a no-op; growing the file
-	 * is a length report at the next flush. Holes cannot be punched. */
-	if (mode & ~(uint32_t)FALLOC_FL_KEEP_SIZE) {
+	mode &= ~(uint32_t)FALLOC_FL_KEEP_SIZE;
+	if (end < off) {
+		c->err = -EFBIG;
+		c->done(c);
+		return;
+	}
+	if (mode == 0) {
+		if (!keep && end > size)
+			vcl_inode_touched(cl, f->in, end);
+		c->err = 0;
+		c->done(c);
+		return;
+	}
+	if ((mode != FALLOC_FL_PUNCH_HOLE && mode != FALLOC_FL_ZERO_RANGE) ||
+	    (mode == FALLOC_FL_PUNCH_HOLE && !keep)) {
 		c->err = -EOPNOTSUPP;
 		c->done(c);
 		return;
 	}
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vcl_inode_size(cl, in)) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		pthread_mutex_lock(vcl_inode_lock(cl, ino));
-		if (off + len > in->wr_end)
-			in->wr_end = off + len;
-		in->wr_seq++;
-		in->wr_mtime = now;
-		pthread_mutex_unlock(vcl_inode_lock(cl, ino));
+	if (!wk || wk->stopped) {
+		c->err = -EIO;
+		c->done(c);
+		return;
 	}
-	c->err = 0;
+	if (keep && end > size)
+		end = size; /* nothing past the end changes */
+	c->bk_priv = f;
+	c->off = keep ? 0 : end; /* the new end, when it grows */
+	if (end <= off) { /* all of it past the end, size kept */
+		c->err = 0;
+		c->done(c);
+		return;
+	}
+	pthread_mutex_lock(vcl_inode_lock(cl, ino));
+	l = f->in->layout;
+	pthread_mutex_unlock(vcl_inode_lock(cl, ino));
+	ret = vcl_io_start(wk, VCL_IO_ZERO, ino, &l, off, end - off, NULL,
+			   vcl_zero_done, c);
+	if (ret) {
+		c->err = ret;
+		c->done(c);
+	}
+}
+
+/*
+ * SEEK_DATA / SEEK_HOLE from the chunks that exist: data is [i * chunk,
+ * i * chunk + length) of every chunk i a storage target holds; the rest
+ * of the file, up to its size, is a hole. Precision is the chunk's length,
+ * not zeros written inside it.
+ */
+struct vcl_seek {
+	struct bcall *c;
+	struct vcl_wk *wk;
+	struct vcl_layout l;
+	uint64_t ino, off, size;
+	uint32_t whence;
+	unsigned rounds;
+};
+
+static int vcl_seek_query(struct vcl_seek *sk, uint64_t from_chunk);
+
+/* 1: *out is the answer; 0: ask again from chunk *again. */
+static int vcl_seek_eval(struct vcl_seek *sk, const struct vcl_chunk_rec *r,
+			 size_t n, uint64_t complete, uint64_t *out,
+			 uint64_t *again)
+{
+	uint64_t cs = sk->l.chunk_size, pos = sk->off, c = pos / cs;
+	size_t i = 0;
+
+	if (sk->whence == SEEK_DATA) {
+		for (i = 0; i < n; i++) {
+			uint64_t s0 = r[i].index * cs, e0 = s0 + r[i].length;
+
+			if (r[i].index > complete)
+				break;
+			if (!r[i].length || e0 <= pos)
+				continue;
+			*out = pos > s0 ? pos : s0;
+			return 1;
+		}
+		if (complete == UINT64_MAX || (complete + 1) * cs >= sk->size) {
+			*out = UINT64_MAX; /* no data past @off: ENXIO */
+			return 1;
+		}
+		*again = complete + 1;
+		return 0;
+	}
+	for (;;) {
+		if (c * cs >= sk->size) {
+			*out = sk->size;
+			return 1;
+		}
+		if (c > complete) {
+			*again = c;
+			return 0;
+		}
+		while (i < n && r[i].index < c)
+			i++;
+		if (i == n || r[i].index != c) {
+			*out = pos > c * cs ? pos : c * cs; /* a missing chunk */
+			return 1;
+		}
+		if (r[i].length < cs) {
+			*out = pos < c * cs + r[i].length ? c * cs + r[i].length
+							  : pos;
+			return 1;
+		}
+		c++;
+		pos = c * cs;
+	}
+}
+
+static void vcl_seek_done(struct vcl_io *io, int err)
+{
+	struct vcl_seek *sk = vcl_io_arg(io);
+	struct bcall *c = sk->c;
+	const struct vcl_chunk_rec *r;
+	uint64_t complete, out = 0, again = 0;
+	size_t n;
+
+	if (!err) {
+		vcl_io_map(io, &r, &n, &complete);
+		if (!vcl_seek_eval(sk, r, n, complete, &out, &again)) {
+			/* Past a full page of chunk records: the next one. */
+			if (sk->whence == SEEK_HOLE && again * sk->l.chunk_size >
+							       sk->off)
+				sk->off = again * sk->l.chunk_size;
+			if (sk->whence == SEEK_DATA)
+				sk->off = again * sk->l.chunk_size;
+			err = vcl_seek_query(sk, again);
+			if (!err)
+				return;
+		}
+	}
+	/* A hole at or past the end is the end; data there is none. */
+	if (!err && out >= sk->size && sk->whence == SEEK_DATA)
+		err = -ENXIO;
+	if (!err)
+		c->off = out < sk->size ? out : sk->size;
+	free(sk);
+	c->err = err;
 	c->done(c);
+}
+
+static int vcl_seek_query(struct vcl_seek *sk, uint64_t from_chunk)
+{
+	if (++sk->rounds > 1000000)
+		return -EIO;
+	return vcl_io_start(sk->wk, VCL_IO_MAP, sk->ino, &sk->l, from_chunk, 0,
+			    NULL, vcl_seek_done, sk);
 }
 
 void vcl_lseek(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 	       uint32_t whence, struct bcall *c)
 {
+	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	uint64_t size = vcl_inode_size(vcl_of(b), f->in);
+	struct vcl_wk *wk = vcl_self();
+	uint64_t size = vcl_inode_size(cl, f->in);
+	struct vcl_seek *sk;
+	int ret;
 
-	/* Holes are not tracked: the whole file is data (as POSIX allows). */
 	if (off >= size) {
 		c->err = -ENXIO;
-	} else {
-		c->off = whence == SEEK_DATA ? off : size;
-		c->err = 0;
+		c->done(c);
+		return;
 	}
-	c->done(c);
+	if (!wk || wk->stopped) {
+		c->err = -EIO;
+		c->done(c);
+		return;
+	}
+	sk = calloc(1, sizeof(*sk));
+	if (!sk) {
+		c->err = -ENOMEM;
+		c->done(c);
+		return;
+	}
+	sk->c = c;
+	sk->wk = wk;
+	sk->off = off;
+	sk->size = size;
+	sk->whence = whence;
+	pthread_mutex_lock(vcl_inode_lock(cl, ino));
+	sk->l = f->in->layout;
+	pthread_mutex_unlock(vcl_inode_lock(cl, ino));
+	sk->ino = ino;
+	ret = vcl_seek_query(sk, off / sk->l.chunk_size);
+	if (ret) {
+		free(sk);
+		c->err = ret;
+		c->done(c);
+	}
 }

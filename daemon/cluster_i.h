@@ -342,6 +342,14 @@ enum vcl_io_kind {
 	VCL_IO_SYNC,   /* one piece per stripe chain */
 	VCL_IO_REMOVE, /* one piece per stripe chain: every chunk goes */
 	VCL_IO_CUT,    /* one piece per stripe chain: cut to @off bytes */
+	VCL_IO_ZERO,   /* WRITE of zeros, in pieces of at most 1 MiB */
+	VCL_IO_MAP,    /* one piece per stripe chain: which chunks exist */
+};
+
+/* One chunk of a file as VCL_IO_MAP found it. */
+struct vcl_chunk_rec {
+	uint64_t index;
+	uint32_t length;
 };
 
 struct vcl_io;
@@ -355,6 +363,9 @@ typedef void (*vcl_io_done_fn)(struct vcl_io *io, int err);
  *   SYNC, REMOVE   every chain of the stripe (@off, @len unused);
  *   CUT    every chain of the stripe: the file cut to @off bytes (0: all
  *          its chunks go).
+ *   ZERO   zeros written over [@off, @off + @len) (punch hole, zero range);
+ *   MAP    the chunks of the file from chunk @off on, as chunk records:
+ *          read them with vcl_io_map() from @done.
  * @done(io, err) runs exactly once, maybe before this returns (a piece
  * that fails at once); io->arg is @arg.
  * Returns 0, or -errno and @done does not run.
@@ -363,6 +374,13 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 		 const struct vcl_layout *l, uint64_t off, uint64_t len,
 		 void *buf, vcl_io_done_fn done, void *arg);
 void *vcl_io_arg(const struct vcl_io *io);
+/*
+ * MAP results, valid during @done: the records found (sorted by index, at
+ * most one per index) and the highest index they are complete up to
+ * (UINT64_MAX: every chunk of the file from @off on is listed).
+ */
+void vcl_io_map(const struct vcl_io *io, const struct vcl_chunk_rec **recs,
+		size_t *n, uint64_t *complete_to);
 
 /* ---- files (cluster_file.c) --------------------------------------------- */
 

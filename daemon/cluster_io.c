@@ -60,6 +60,10 @@ struct vcl_io {
 	uint64_t deadline_ns;
 	/* CUT: the last chunk kept and its length, or WIRE_CUT_F_ALL */
 	uint32_t cut_index, cut_len, cut_flags;
+	/* MAP: records collected, and the index they are complete up to */
+	uint64_t map_from, map_complete;
+	struct vcl_chunk_rec *map;
+	size_t nmap, capmap;
 	unsigned npieces, pending;
 	int err;
 	vcl_io_done_fn done;
@@ -73,14 +77,104 @@ static const uint16_t vcl_io_opcode[] = {
 	[VCL_IO_SYNC] = WIRE_STORAGE_SYNC,
 	[VCL_IO_REMOVE] = WIRE_STORAGE_REMOVE,
 	[VCL_IO_CUT] = WIRE_STORAGE_CUT,
+	[VCL_IO_ZERO] = WIRE_STORAGE_WRITE,
+	[VCL_IO_MAP] = WIRE_STORAGE_DUMP_META,
 };
+
+/* Zeros for ZERO pieces (each at most this long). */
+#define VCL_ZERO_MAX (1u << 20)
+static const uint8_t vcl_zeros[VCL_ZERO_MAX];
+
+/* Chunk records a MAP piece asks a member for. */
+#define VCL_MAP_PAGE 1024
 
 void *vcl_io_arg(const struct vcl_io *io)
 {
 	return io->arg;
 }
 
+static int vcl_rec_cmp(const void *a, const void *b)
+{
+	const struct vcl_chunk_rec *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void vcl_io_map(const struct vcl_io *io, const struct vcl_chunk_rec **recs,
+		size_t *n, uint64_t *complete_to)
+{
+	*recs = io->map;
+	*n = io->nmap;
+	*complete_to = io->map_complete;
+}
+
+static void vcl_io_end(struct vcl_io *io)
+{
+	size_t i, j;
+
+	if (io->kind == VCL_IO_MAP && io->nmap) {
+		/* Chains overlap nowhere, but a resync may list a chunk
+		 * twice: keep one record per index. */
+		qsort(io->map, io->nmap, sizeof(io->map[0]), vcl_rec_cmp);
+		for (i = 1, j = 0; i < io->nmap; i++)
+			if (io->map[i].index != io->map[j].index)
+				io->map[++j] = io->map[i];
+		io->nmap = j + 1;
+	}
+	io->done(io, io->err);
+	free(io->map);
+	free(io);
+}
+
+/* A MAP piece's page: keep the file's records, note how far they go. */
+static int vcl_piece_map_done(struct vcl_piece *p,
+			      const struct vrpc_result *res)
+{
+	struct vcl_io *io = p->io;
+	struct wire_storage_dump_resp *d = malloc(sizeof(*d));
+	uint64_t last = io->map_from;
+	int complete = 1, ret;
+
+	if (!d)
+		return -ENOMEM;
+	ret = wire_storage_dump_resp_decode(res->body, res->body_len, d);
+	if (ret) {
+		free(d);
+		return -EIO;
+	}
+	for (uint32_t i = 0; i < d->nrecords; i++) {
+		const struct wire_chunk_meta *r = &d->records[i];
+
+		if (r->chunk.inode != io->ino)
+			break;
+		if (io->nmap == io->capmap) {
+			size_t cap = io->capmap ? io->capmap * 2 : 64;
+			struct vcl_chunk_rec *m =
+				realloc(io->map, cap * sizeof(*m));
+
+			if (!m) {
+				free(d);
+				return -ENOMEM;
+			}
+			io->map = m;
+			io->capmap = cap;
+		}
+		io->map[io->nmap].index = r->chunk.index;
+		io->map[io->nmap++].length = r->length;
+		last = r->chunk.index;
+	}
+	/* A full page of this file's chunks may go on past its end. */
+	if (d->more && (!d->nrecords ||
+			d->records[d->nrecords - 1].chunk.inode == io->ino))
+		complete = 0;
+	if (!complete && last < io->map_complete)
+		io->map_complete = last;
+	free(d);
+	return 0;
+}
+
 static void vcl_piece_send(struct vcl_piece *p);
+static void vcl_io_end(struct vcl_io *io);
 
 static void vcl_piece_finish(struct vcl_piece *p, int err)
 {
@@ -90,8 +184,7 @@ static void vcl_piece_finish(struct vcl_piece *p, int err)
 		io->err = err;
 	if (--io->pending)
 		return;
-	io->done(io, io->err);
-	free(io);
+	vcl_io_end(io);
 }
 
 static void vcl_piece_on_timer(struct vloop_timer *t)
@@ -165,6 +258,8 @@ static void vcl_piece_on_reply(struct vrpc_call *call,
 	int err = res->status;
 	unsigned next = p->attempt + 1;
 
+	if (!err && io->kind == VCL_IO_MAP)
+		err = vcl_piece_map_done(p, res);
 	if (!err && io->kind == VCL_IO_READ) {
 		err = vcl_piece_read_done(p, res);
 		if (err == -EBADMSG) {
@@ -235,6 +330,17 @@ static int vcl_piece_encode(struct vcl_piece *p, const struct vcl_chain *ch)
 	int ret = -EINVAL;
 
 	switch (io->kind) {
+	case VCL_IO_MAP: {
+		struct wire_storage_dump_req q = {
+			.chain_id = ch->id,
+			.start = {io->ino, (uint32_t)io->map_from},
+			.max_records = VCL_MAP_PAGE,
+		};
+		ret = wire_storage_dump_req_encode(&q, p->body, sizeof(p->body),
+						   &len);
+		break;
+	}
+	case VCL_IO_ZERO:
 	case VCL_IO_WRITE: {
 		struct wire_storage_write_req q = {
 			.w = {.chunk = {io->ino, (uint32_t)p->index},
@@ -303,7 +409,7 @@ static int vcl_piece_encode(struct vcl_piece *p, const struct vcl_chain *ch)
 /* The member a piece goes to, or -1 (none available now). */
 static int vcl_piece_member(struct vcl_piece *p, const struct vcl_chain *ch)
 {
-	if (p->io->kind != VCL_IO_READ)
+	if (p->io->kind != VCL_IO_READ && p->io->kind != VCL_IO_MAP)
 		return ch->head;
 	if (p->at_tail && ch->tail >= 0 &&
 	    ch->state[ch->tail] == WIRE_PUBLIC_SERVING)
@@ -323,7 +429,7 @@ static void vcl_piece_send(struct vcl_piece *p)
 	const struct vcl_chain *ch;
 	struct vrpc_client *cli;
 	uint32_t pos, chain;
-	int member, len, ret;
+	int member, len, ret, writes;
 
 	p->attempt++;
 	wk->n_data++;
@@ -331,7 +437,8 @@ static void vcl_piece_send(struct vcl_piece *p)
 		vcl_piece_retry(p, -ENOSPC, 1, vcl_backoff_ms(p->attempt));
 		return;
 	}
-	pos = io->kind == VCL_IO_READ || io->kind == VCL_IO_WRITE
+	pos = io->kind == VCL_IO_READ || io->kind == VCL_IO_WRITE ||
+			      io->kind == VCL_IO_ZERO
 		      ? (uint32_t)(p->index % io->l.stripe)
 		      : (uint32_t)p->index;
 	chain = vcl_route_stripe_chain(rt, io->l.first_chain, pos);
@@ -353,13 +460,13 @@ static void vcl_piece_send(struct vcl_piece *p)
 		vcl_piece_finish(p, len);
 		return;
 	}
-	if (io->kind == VCL_IO_WRITE) {
+	writes = io->kind == VCL_IO_WRITE || io->kind == VCL_IO_ZERO;
+	if (writes) {
 		p->iov.iov_base = p->buf;
 		p->iov.iov_len = p->len;
 	}
 	ret = vrpc_call(cli, vcl_io_opcode[io->kind], p->body, (uint32_t)len,
-			io->kind == VCL_IO_WRITE ? &p->iov : NULL,
-			io->kind == VCL_IO_WRITE ? 1 : 0,
+			writes ? &p->iov : NULL, writes ? 1 : 0,
 			io->kind == VCL_IO_READ ? p->buf : NULL,
 			io->kind == VCL_IO_READ ? p->len : 0, VCL_DATA_CALL_MS,
 			vcl_piece_on_reply, p, &p->call);
@@ -381,14 +488,17 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 {
 	uint32_t cs = l->chunk_size;
 	unsigned n, stripe = l->stripe ? l->stripe : 1;
+	uint32_t unit;
 	struct vcl_io *io;
 
 	if (!cs || cs > WIRE_CHUNK_SIZE_MAX)
 		return -EINVAL;
+	unit = kind == VCL_IO_ZERO && cs > VCL_ZERO_MAX ? VCL_ZERO_MAX : cs;
 	switch (kind) {
 	case VCL_IO_READ:
 	case VCL_IO_WRITE:
-		n = vcl_io_count(off, len, cs);
+	case VCL_IO_ZERO:
+		n = vcl_io_count(off, len, unit);
 		break;
 	default:
 		n = stripe;
@@ -406,6 +516,8 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 	io->done = done;
 	io->arg = arg;
 	io->npieces = n;
+	io->map_from = off;
+	io->map_complete = UINT64_MAX;
 	if (kind == VCL_IO_CUT && off) {
 		io->cut_index = (uint32_t)((off - 1) / cs);
 		io->cut_len = (uint32_t)(off - (uint64_t)io->cut_index * cs);
@@ -418,25 +530,30 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 		p->io = io;
 		vrpc_call_init(&p->call);
 		vloop_timer_init(&p->timer, vcl_piece_on_timer);
-		if (kind == VCL_IO_READ || kind == VCL_IO_WRITE) {
-			uint64_t pos = off + (i ? (uint64_t)cs - off % cs +
-							  (uint64_t)(i - 1) * cs
+		if (kind == VCL_IO_READ || kind == VCL_IO_WRITE ||
+		    kind == VCL_IO_ZERO) {
+			/* Piece i covers [pos, end): cut at @unit boundaries,
+			 * which are chunk boundaries too (both powers of 2). */
+			uint64_t pos = off + (i ? (uint64_t)unit - off % unit +
+							  (uint64_t)(i - 1) * unit
 						: 0);
-			uint64_t end = (pos / cs + 1) * cs;
+			uint64_t end = (pos / unit + 1) * unit;
 
 			if (end > off + len)
 				end = off + len;
 			p->index = pos / cs;
 			p->coff = (uint32_t)(pos % cs);
 			p->len = (uint32_t)(end - pos);
-			p->buf = (uint8_t *)buf + (pos - off);
+			p->buf = kind == VCL_IO_ZERO
+					 ? (uint8_t *)vcl_zeros
+					 : (uint8_t *)buf + (pos - off);
 		} else {
 			p->index = i;
 		}
-		if (kind == VCL_IO_WRITE) {
+		if (kind == VCL_IO_WRITE || kind == VCL_IO_ZERO)
 			p->crc = vcrc32c(0, p->buf, p->len);
-		}
-		if (kind == VCL_IO_WRITE || kind == VCL_IO_CUT)
+		if (kind == VCL_IO_WRITE || kind == VCL_IO_ZERO ||
+		    kind == VCL_IO_CUT)
 			p->request_id =
 				atomic_fetch_add(&wk->cl->wr_seq, 1) + 1;
 	}
@@ -445,9 +562,7 @@ int vcl_io_start(struct vcl_wk *wk, enum vcl_io_kind kind, uint64_t ino,
 	io->pending = n + 1;
 	for (unsigned i = 0; i < n; i++)
 		vcl_piece_send(&io->p[i]);
-	if (--io->pending == 0) {
-		io->done(io, io->err);
-		free(io);
-	}
+	if (--io->pending == 0)
+		vcl_io_end(io);
 	return 0;
 }

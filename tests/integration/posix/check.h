@@ -217,6 +217,7 @@ void check_xattr_trusted(void);
 void check_fallocate_mode0(void);
 void check_fallocate_keep_size(void);
 void check_punch_hole(void);
+void check_punch_hole_blocks(void);
 void check_seek_data_hole(void);
 void check_copy_file_range(void);
 void check_statvfs(void);

@@ -105,6 +105,7 @@ static const struct posix_check posix_checks[] = {
 	{ "fallocate_mode0", check_fallocate_mode0, 0 },
 	{ "fallocate_keep_size", check_fallocate_keep_size, 0 },
 	{ "punch_hole", check_punch_hole, 0 },
+	{ "punch_hole_blocks", check_punch_hole_blocks, 0 },
 	{ "seek_data_hole", check_seek_data_hole, 0 },
 	{ "copy_file_range", check_copy_file_range, 0 },
 	{ "statvfs", check_statvfs, 0 },

@@ -796,7 +796,6 @@ static int metad_start(struct metad *m)
 	}
 	m->sweep_job.run = metad_sweep_run;
 	m->sweep_job.post.fn = metad_sweep_done;
-	vloop_timer_init(&m->sweep_timer, metad_on_sweep);
 	vloop_timer_add(m->loop, &m->sweep_timer, METAD_SWEEP_NS);
 	ret = vctl_open(&m->ctl, m->loop, m->o.ctl_socket, metad_report, m);
 	if (ret < 0) {
@@ -868,6 +867,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	m->sig_fd = -1;
+	/* Cancelled by metad_stop() whatever start-up reached. */
+	vloop_timer_init(&m->sweep_timer, metad_on_sweep);
 	ret = metad_parse_args(&m->o, argc, argv);
 	if (ret) {
 		free(m);

@@ -931,6 +931,8 @@ int main(int argc, char **argv)
 				d->o.record, strerror(errno));
 			return 2;
 		}
+		/* Lines out as they come: a test watches the file grow. */
+		setvbuf(d->rec, NULL, _IOLBF, 0);
 	}
 	if (mdl_clients_new(d) < 0)
 		return 1;

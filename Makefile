@@ -138,7 +138,7 @@ asan:
 
 integration: all
 	@tests/integration/run.sh $(B) && tests/integration/mgmtd.sh $(B) && \
-		tests/integration/storaged.sh $(B)
+		tests/integration/storaged.sh $(B) && tests/integration/metad.sh $(B)
 
 test: deps
 	$(MAKE) all fuzz

@@ -15,7 +15,7 @@
  *
  * Every request starts with the header: u32 uid, u32 gid, u64 client (a
  * random id per mount: owner of sessions and locks), u64 req_id (the
- * client's request counter; see META_API.md on retries).
+ * client's request counter; see "Retries" below).
  *
  * Request fields after the header, per op:
  *   LOOKUP      ino(parent) name
@@ -62,6 +62,93 @@
  *
  * Pure code: no I/O, no globals, no allocation. Both structs are large
  * (request ~70 KiB, reply ~120 KiB): heap-allocate them.
+ *
+ * ---- The contract valor-metad keeps (man/valor-metad.8 says the same) ----
+ *
+ * Discovery: every metad registers with mgmtd as role WIRE_ROLE_META with
+ * its --listen URL and heartbeats; clients take the URLs of routing nodes
+ * with role META and alive, and may send any request to any of them
+ * (metad keeps no state: a shared PostgreSQL holds it all).
+ *
+ * Retries (exactly-once): a mutation - SETATTR CREATE MKNOD MKDIR SYMLINK
+ * LINK UNLINK RMDIR RENAME OPEN CLOSE SETXATTR REMOVEXATTR SET_LENGTH LOCK
+ * UNLOCK - whose header has client != 0 and req_id != 0 records
+ * (client, req_id) -> its outcome (status 0 and every reply field) in the
+ * same KV transaction as its change. A request with the same (client,
+ * req_id) arriving later, at any metad, is not run again: it gets the
+ * recorded reply (a retried MKDIR answers 0 with the same attr, a retried
+ * UNLINK 0). Failures are not recorded: they changed nothing, so a retry
+ * runs again. Records are kept at least --dedup-ttl (default 300 s) after
+ * their commit: a client must give up retrying a request before that.
+ * req_id must be unique per client for the mount's life (a counter);
+ * a retry reuses it, and only a retry does. Read-only ops ignore it.
+ * Retry on no answer (timeout, lost connection, metad gone) and on
+ * -EAGAIN (the KV transaction kept conflicting), except LOCK's -EAGAIN.
+ *
+ * Attributes: wire_meta_attr is daemon/backend.h's struct vattr; blocks =
+ * ceil(size / 512); blksize = the file's chunk size (4096 for others);
+ * generation 0. metad's size is the last one reported (SET_LENGTH) or
+ * set: the client takes max(metad's size, what it wrote itself).
+ *
+ * Files: CREATE and OPEN open a session (client, ino) - a count, one per
+ * call - and return attr, layout and trunc_ver; CLOSE closes one (-ENOENT
+ * when the client has none). An unlinked file stays while any session is
+ * open; the last CLOSE queues it for garbage collection. O_TRUNC in
+ * oflags truncates to 0. SET_LENGTH(ino, size = hint, trunc_ver): size =
+ * max(size, hint) unless the file was truncated since trunc_ver (then
+ * the hint is stale and ignored); the reply is the attr after. SETATTR
+ * with VSET_SIZE is a truncate (the client cuts the chunks on storage
+ * first) and, like O_TRUNC, bumps trunc_ver.
+ *
+ * Layout of a new regular file: chunk_size = the directory's default or
+ * metad's --chunk-size (default 1 MiB); stripe = the directory's default
+ * or --stripe (default 4), cut to the number of chains in the table;
+ * first_chain = a random INDEX into routing's table.chain_ids;
+ * table_version = the table's version. Chunk i is on chain
+ * table.chain_ids[(first_chain + i % stripe) % table.nchains]. Without a
+ * chain table, creating a regular file (CREATE, MKNOD S_IFREG) fails with
+ * -ENOSPC. A directory's default layout is the virtual xattr
+ * "trusted.valor.layout" = "chunk_size=N stripe=M" (either may be left
+ * out; 0 = metad's default; set by uid 0 only; removing it resets it);
+ * directories made below inherit it. On a regular file the same xattr
+ * reads "chunk_size=N stripe=M first_chain=F table_version=V" (read-only).
+ * It is not listed by LISTXATTR.
+ *
+ * READDIR: entries in name (byte) order after the cookie ("" = from the
+ * start); the next page's cookie is the last entry's name, a position
+ * that survives entries coming and going. "." and ".." are not listed.
+ * eof is set when fewer than max entries came back. plus adds each
+ * entry's attr from the same snapshot.
+ *
+ * STATFS: bsize = frsize = 4096; blocks = sum of the targets' capacity /
+ * replicas, bfree = bavail = sum of (capacity - used) / replicas, from
+ * routing (replicas = the longest chain); files = 2^48, ffree = files -
+ * the inode count (a sharded counter: cheap whatever the namespace size);
+ * namelen 255.
+ *
+ * Locks (held in the KV: every metad sees them): LOCK sets (F_RDLCK,
+ * F_WRLCK) or clears (F_UNLCK) lock.start..lock.end for holder (client,
+ * lock.owner), never blocking: -EAGAIN when another holder's lock
+ * conflicts (the client implements SETLKW by retrying). POSIX locks split
+ * and merge like fcntl's; a flock covers the whole file (its range is
+ * ignored); POSIX locks and flocks do not conflict with each other.
+ * UNLOCK drops every lock of (client, lock.kind, lock.owner) on ino.
+ * GETLK answers the first conflicting lock (its owner and pid) or type
+ * F_UNLCK. RENEW answers lease_ms (metad's --lease, default 30000): the
+ * client renews every lease_ms / 3. A client that does not renew for
+ * lease_ms loses its locks (they stop blocking others at once) and its
+ * sessions (closed by metad; unlinked files then become garbage). Opening
+ * a session or taking a lock starts a lease if the client has none. A
+ * client that could not renew for lease_ms must treat its locks as lost.
+ *
+ * FSCK: the namespace invariants (meta/ns.h vns_fsck) checked on one
+ * snapshot; violations counted, report one line each.
+ *
+ * Status: 0 or -errno as POSIX would return it; besides: -EBADMSG for a
+ * body that does not decode, -ENOSYS for an opcode metad does not serve,
+ * -ENOSPC for a regular file without a chain table, -EAGAIN when a
+ * transaction kept conflicting (retry), -EIO for a record that does not
+ * decode (logged by metad).
  */
 #ifndef VALOR_PROTO_WIRE_META_H
 #define VALOR_PROTO_WIRE_META_H

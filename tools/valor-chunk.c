@@ -135,7 +135,7 @@ static void vchk_call_done(struct vrpc_call *call, const struct vrpc_result *r,
 	c->local = r->local;
 	c->body_len = 0;
 	c->data_len = r->data_len;
-	if (!r->status && r->body_len <= sizeof(c->body)) {
+	if (!r->status && r->body_len && r->body_len <= sizeof(c->body)) {
 		memcpy(c->body, r->body, r->body_len);
 		c->body_len = r->body_len;
 	}
@@ -762,7 +762,8 @@ static uint64_t vchk_verify_chain(struct vchk *c,
 	struct vchk_dump d[WIRE_MAX_REPLICAS] = {{0}};
 	uint8_t *ref = NULL, *got = NULL;
 	uint64_t diffs = 0;
-	uint32_t m = ch->ntargets;
+	uint32_t m = ch->ntargets < WIRE_MAX_REPLICAS ? ch->ntargets
+						      : WIRE_MAX_REPLICAS;
 	int ret;
 
 	for (uint32_t k = 0; k < m; k++) {

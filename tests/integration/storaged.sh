@@ -160,7 +160,7 @@ start_mgmtd() {
 start_node() {
 	local i=$1 rc pid
 	mkdir -p "$WORK/node$i"
-	VALOR_STORAGED_TEST_RESYNC_PAUSE_MS=20 timeout -k 5 30 "$STORD" \
+	VALOR_STORAGED_TEST_RESYNC_PAUSE_MS=40 timeout -k 5 30 "$STORD" \
 		--listen "tcp://127.0.0.1:$((BASE + i))" --mgmtd "$URL" \
 		--secret "$WORK/secret" --target "$WORK/node$i/t" \
 		--pidfile "$WORK/s$i.pid" --ctl-socket "$WORK/s$i.sock" \
@@ -249,7 +249,7 @@ test_write_read() {
 # failover MEMBER NAME INODE: kill -9 chain member MEMBER (0 head, 1 middle,
 # 2 tail) during a stream of writes to INODE, then bring it back.
 failover() {
-	local m=$1 name=$2 ino=$3 i v1 tgt spid rc saw=0 t0 out
+	local m=$1 name=$2 ino=$3 i v1 tgt spid rc saw=0 t0 out st
 	fetch
 	i=$(node_of "$m")
 	v1=$(jq_py 'd["chains"][0]["version"]')
@@ -277,10 +277,9 @@ failover() {
 	t0=$SECONDS
 	while [ $((SECONDS - t0)) -lt 30 ]; do
 		fetch
-		if [ "$(jq_py "$TARGET[$tgt]['state'] == 'syncing' and $TARGET[$tgt]['sync_total'] > 0")" = True ]; then
-			saw=$(jq_py "'%d/%d' % ($TARGET[$tgt]['sync_done'], $TARGET[$tgt]['sync_total'])")
-		fi
-		[ "$(jq_py "$ALL_SERVING")" = True ] && break
+		st=$(jq_py "'serving' if $ALL_SERVING else '%d/%d' % ($TARGET[$tgt]['sync_done'], $TARGET[$tgt]['sync_total']) if $TARGET[$tgt]['state'] == 'syncing' and $TARGET[$tgt]['sync_total'] > 0 else 'other'")
+		[ "$st" = serving ] && break
+		[[ $st == */* ]] && saw=$st
 		sleep 0.1
 	done
 	[ "$saw" != 0 ] && [ "$(jq_py "$ALL_SERVING")" = True ]

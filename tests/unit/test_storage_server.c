@@ -655,6 +655,55 @@ static void test_storage_server__cut_and_remove(void **state)
 	free(dr);
 }
 
+static void test_storage_server__queries_truncate_sync(void **state)
+{
+	struct wire_storage_last_req lq = {12, CHAIN, chain_ver()};
+	struct wire_storage_last_resp lr;
+	struct wire_storage_truncate_req tq = {
+		{12, 4}, CHAIN, chain_ver(), 10, 0, 77, 300};
+	struct wire_storage_sync_req sq = {12, CHAIN, chain_ver()};
+	struct wire_storage_space_req spq = {0};
+	struct wire_storage_space_resp spr;
+	uint8_t d[5000], body[64];
+	size_t n = 0;
+
+	fill(d, sizeof(d), 7);
+	wire_storage_last_req_encode(&lq, body, sizeof(body), &n);
+	assert_int_equal(request(2, WIRE_STORAGE_QUERY_LAST_CHUNK, body, n,
+				 NULL, 0),
+			 0);
+	wire_storage_last_resp_decode(tc->body, tc->body_len, &lr);
+	assert_false(lr.found);
+	assert_int_equal(do_write(0, 12, 2, 0, d, 5000, 1, chain_ver()), 0);
+	assert_int_equal(do_write(0, 12, 4, 0, d, 5000, 2, chain_ver()), 0);
+	/* TRUNCATE from a client, versioned and forwarded like a write */
+	wire_storage_truncate_req_encode(&tq, body, sizeof(body), &n);
+	assert_int_equal(request(0, WIRE_STORAGE_TRUNCATE, body, n, NULL, 0),
+			 0);
+	for (int i = 0; i < NN; i++) {
+		wire_storage_last_req_encode(&lq, body, sizeof(body), &n);
+		assert_int_equal(request(i, WIRE_STORAGE_QUERY_LAST_CHUNK, body,
+					 n, NULL, 0),
+				 0);
+		wire_storage_last_resp_decode(tc->body, tc->body_len, &lr);
+		assert_true(lr.found);
+		assert_int_equal(lr.index, 4);
+		assert_int_equal(lr.length, 10);
+		assert_int_equal(lr.committed_ver, 2);
+	}
+	wire_storage_sync_req_encode(&sq, body, sizeof(body), &n);
+	assert_int_equal(request(0, WIRE_STORAGE_SYNC, body, n, NULL, 0), 0);
+	wire_storage_space_req_encode(&spq, body, sizeof(body), &n);
+	assert_int_equal(request(1, WIRE_STORAGE_SPACE, body, n, NULL, 0), 0);
+	wire_storage_space_resp_decode(tc->body, tc->body_len, &spr);
+	assert_int_equal(spr.ntargets, 1);
+	assert_true(spr.capacity >= spr.available && spr.capacity > 0);
+	spq.target_id = 99;
+	wire_storage_space_req_encode(&spq, body, sizeof(body), &n);
+	assert_int_equal(request(1, WIRE_STORAGE_SPACE, body, n, NULL, 0),
+			 -ENOENT);
+}
+
 static void test_storage_server__malformed_bodies(void **state)
 {
 	struct wire_storage_resync_req rs = {
@@ -693,6 +742,7 @@ int main(void)
 		T(dead_successor_then_resync),
 		T(corrupt_block_is_repaired),
 		T(cut_and_remove),
+		T(queries_truncate_sync),
 		T(malformed_bodies),
 	};
 #undef T

@@ -25,10 +25,15 @@
 struct vstor_wctx {
 	struct vstor *s;
 	struct vrpc_req *req;
+	struct vstor_chain *ch;
+	struct vchunk_id id;
 	uint64_t t0;
 	int client;
 };
 _Static_assert(sizeof(struct vstor_wctx) <= VSTOR_CTX_SIZE, "fits a context block");
+
+static int vstor_repair_background(struct vstor *s, struct vstor_chain *ch,
+				   struct vchunk_id id);
 
 static void vstor_write_done(void *arg, int status, const struct vcraq_reply *r)
 {
@@ -38,6 +43,10 @@ static void vstor_write_done(void *arg, int status, const struct vcraq_reply *r)
 	uint8_t body[WIRE_WRITE_RESP_LEN];
 	size_t len = 0;
 
+	/* A partly covered block of the chunk is bad here: repair the chunk
+	 * from another replica and let the writer retry. */
+	if (status == -EIO && !vstor_repair_background(s, w->ch, w->id))
+		status = -EAGAIN;
 	if (!status) {
 		resp.update_version = r->update_ver;
 		resp.length = r->length;
@@ -64,6 +73,8 @@ static void vstor_update_submit(struct vstor *s, struct vrpc_req *req,
 	}
 	w->s = s;
 	w->req = req;
+	w->ch = ch;
+	w->id = u->id;
 	w->t0 = t0;
 	w->client = !u->update_ver;
 	ret = vcraq_write(ch->craq, u, vstor_write_done, w);
@@ -320,7 +331,8 @@ static void vstor_read_fail(struct vstor_rctx *r, int err)
 {
 	struct vstor *s = r->s;
 
-	vstor_reply(s, r->req, r->t0, err, NULL, 0, NULL, 0);
+	if (r->req) /* NULL: a repair nobody waits for */
+		vstor_reply(s, r->req, r->t0, err, NULL, 0, NULL, 0);
 	vstor_buf_put(s, r->buf);
 	vstor_ctx_put(s, r);
 }
@@ -381,6 +393,10 @@ static void vstor_repair_fetched(struct vstor_call *c,
 		  ret < 0 ? "served" : "repaired",
 		  (unsigned long long)resp.update_version);
 	vstor_repair_end(r, 0);
+	if (!r->req) {
+		vstor_read_sent(r, 0);
+		return;
+	}
 	off = r->q.offset < resp.length ? r->q.offset : resp.length;
 	n = resp.length - off < r->q.length ? resp.length - off : r->q.length;
 	vstor_read_answer(r, r->buf->data + off, n, resp.update_version);
@@ -444,6 +460,52 @@ static void vstor_repair_locked(void *arg, struct vcraq_op *op)
 	r->buf = b;
 	r->tried = r->ch->my_idx >= 0 ? 1u << r->ch->my_idx : 0;
 	vstor_repair_next(r);
+}
+
+/*
+ * If chunk @id has a bad block here, start repairing it (nobody waits for
+ * the answer): 0 started, -errno no bad block found or no resources.
+ */
+static int vstor_repair_background(struct vstor *s, struct vstor_chain *ch,
+				   struct vchunk_id id)
+{
+	struct vchunk_result res;
+	struct vchunk_meta m;
+	struct vstor_rctx *r;
+	ssize_t n;
+	int ret;
+
+	if (vchunk_stat(ch->store, id, &m) || !m.length)
+		return -ENOENT;
+	r = vstor_ctx_get(s);
+	if (!r)
+		return -ENOMEM;
+	r->s = s;
+	r->ch = ch;
+	r->t0 = vloop_now_ns();
+	r->q.chunk.inode = id.inode;
+	r->q.chunk.index = id.index;
+	r->buf = vstor_buf_get(s, m.length);
+	if (!r->buf) {
+		vstor_ctx_put(s, r);
+		return -ENOMEM;
+	}
+	n = vchunk_read(ch->store, id, 0, m.length, r->buf->data, VCHUNK_F_ANY,
+			&res);
+	if (n != -EIO || res.bad_block < 0) {
+		vstor_buf_put(s, r->buf);
+		vstor_ctx_put(s, r);
+		return -ENOENT;
+	}
+	vlog_warn("chunk %llu:%u of chain %u: a write met a bad block; "
+		  "repairing it from another replica",
+		  (unsigned long long)id.inode, id.index, ch->chain_id);
+	ret = vcraq_chunk_lock(ch->craq, id, vstor_repair_locked, r);
+	if (ret < 0) {
+		vstor_buf_put(s, r->buf);
+		vstor_ctx_put(s, r);
+	}
+	return ret;
 }
 
 void vstor_on_read(struct vstor *s, struct vrpc_req *req)

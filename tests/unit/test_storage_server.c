@@ -602,6 +602,42 @@ static void test_storage_server__corrupt_block_is_repaired(void **state)
 	assert_int_equal(c.repairs, 1);
 }
 
+/* A write into a bad block at the middle: -EAGAIN, the middle repairs the
+ * chunk in the background, and the retry succeeds everywhere. */
+static void test_storage_server__write_over_bad_block(void **state)
+{
+	uint8_t d[40000], p[100];
+	char path[256];
+	struct vstor_counters c;
+	int fd;
+
+	fill(d, sizeof(d), 8);
+	fill(p, sizeof(p), 9);
+	assert_int_equal(do_write(0, 0x55, 1, 0, d, sizeof(d), 1, chain_ver()),
+			 0);
+	snprintf(path, sizeof(path), "%s/chain-%d/chunks/55/00/%016x/1",
+		 nodes[1].dir, CHAIN, 0x55);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\x01", 1, 8200), 1);
+	close(fd);
+	/* 100 bytes inside block 2 (8192..12287): its old CRC is checked */
+	assert_int_equal(do_write(0, 0x55, 1, 8250, p, sizeof(p), 2,
+				  chain_ver()),
+			 -EAGAIN);
+	vstor_counters(nodes[1].s, &c);
+	assert_int_equal(c.repairs, 1);
+	assert_int_equal(do_write(0, 0x55, 1, 8250, p, sizeof(p), 2,
+				  chain_ver()),
+			 0);
+	memcpy(d + 8250, p, sizeof(p));
+	for (int i = 0; i < NN; i++) {
+		assert_int_equal(do_read(i, 0x55, 1, 0, sizeof(d)),
+				 (int)sizeof(d));
+		assert_memory_equal(tc->data, d, sizeof(d));
+	}
+}
+
 static int do_cut(uint64_t ino, uint32_t index, uint32_t length,
 		  uint32_t flags, uint64_t req)
 {
@@ -741,6 +777,7 @@ int main(void)
 		T(retry_is_idempotent),
 		T(dead_successor_then_resync),
 		T(corrupt_block_is_repaired),
+		T(write_over_bad_block),
 		T(cut_and_remove),
 		T(queries_truncate_sync),
 		T(malformed_bodies),

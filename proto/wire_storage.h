@@ -47,10 +47,12 @@
  *             (vmgmtc_refresh), retry. The server pulls routing too when
  *             the caller's version is newer than its own.
  *   -ENXIO    not the head (WRITE, TRUNCATE, CUT, REMOVE): refresh, retry.
- *   -EAGAIN   overloaded, an update gap, a chunk busy under CUT/REMOVE, or
- *             a downstream member unreachable (the chain heals when mgmtd
- *             fails it): retry after a short backoff with the SAME
- *             (client_id, request_id). Also what a lost connection means.
+ *   -EAGAIN   overloaded, an update gap, a chunk busy under CUT/REMOVE, a
+ *             write that met a bad block (the replica repairs the chunk
+ *             meanwhile), or a downstream member unreachable (the chain
+ *             heals when mgmtd fails it): retry after a short backoff with
+ *             the SAME (client_id, request_id). Also what a lost
+ *             connection means.
  *   -EBADMSG  the payload's CRC32C did not match: resend.
  *   -ENOSPC, -EIO, -EFBIG, -EINVAL: final, for the application.
  * A write is applied once whatever the retries: the head keeps the last

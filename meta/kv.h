@@ -73,8 +73,10 @@
 /* vkv_txn_begin() flags. */
 #define VKV_RDONLY 0x1u
 
-/* LMDB map size vkv_open() uses (the most the database may grow to). */
-#define VKV_LMDB_MAPSIZE (1ull << 30)
+/* LMDB map size vkv_open() uses (the most the database may grow to; the
+ * file grows as used). Exactly-once records of a few minutes of heavy
+ * load take hundreds of MiB: leave room. */
+#define VKV_LMDB_MAPSIZE (16ull << 30)
 /* Connections a PostgreSQL store opens at most. */
 #define VKV_PG_POOL_MAX 16
 

@@ -9,6 +9,14 @@
  * never conflict and commit never returns -EAGAIN. Read transactions use
  * MDB_NOTLS: they are not tied to a thread and run beside the writer.
  *
+ * Group commit: the environment is opened MDB_NOSYNC, and a commit that
+ * wrote anything returns only after an mdb_env_sync() that covers it. The
+ * first committer to need a sync runs it; the others that committed
+ * meanwhile wait for that sync or the next one. So every acknowledged
+ * commit is on disk, as with LMDB's synchronous commits, but concurrent
+ * writers (metad's workers) share one fsync instead of queueing one each
+ * behind the writer lock, which is released before the sync.
+ *
  * LMDB hands out pointers into its map that an update in the same write
  * transaction may invalidate; kv.h promises values valid until the
  * transaction ends, so a write transaction's get copies the value into a
@@ -33,6 +41,12 @@ struct vkv_lmdb {
 	/* Held from a write begin to its commit/abort: one writer at a time. */
 	pthread_mutex_t wlock;
 	char *dir; /* for log lines */
+	/* Group commit; fields below are protected by slock. */
+	pthread_mutex_t slock;
+	pthread_cond_t synced_cond;
+	uint64_t committed; /* commits numbered in commit order */
+	uint64_t synced;    /* every commit up to this one is on disk */
+	int syncing;	    /* a thread runs mdb_env_sync() */
 };
 
 /* A value copied out of a write transaction, freed when the txn ends. */
@@ -45,7 +59,8 @@ struct vkv_lmdb_txn {
 	struct vkv_txn base;
 	MDB_txn *txn;
 	struct vkv_lmdb_copy *copies;
-	int err; /* first fatal error (< 0); the txn is dead once set */
+	int err;   /* first fatal error (< 0); the txn is dead once set */
+	int dirty; /* wrote something: its commit must be synced */
 };
 
 static const struct vkv_ops vkv_lmdb_ops;
@@ -90,6 +105,8 @@ static void vkv_lmdb_free(struct vkv_lmdb *kv)
 	if (kv->env)
 		mdb_env_close(kv->env);
 	pthread_mutex_destroy(&kv->wlock);
+	pthread_mutex_destroy(&kv->slock);
+	pthread_cond_destroy(&kv->synced_cond);
 	free(kv->dir);
 	free(kv);
 }
@@ -112,6 +129,8 @@ int vkv_lmdb_open(const char *dir, size_t mapsize, struct vkv **out)
 		return -ENOMEM;
 	kv->base.ops = &vkv_lmdb_ops;
 	pthread_mutex_init(&kv->wlock, NULL);
+	pthread_mutex_init(&kv->slock, NULL);
+	pthread_cond_init(&kv->synced_cond, NULL);
 	kv->dir = strdup(dir);
 	if (!kv->dir) {
 		err = -ENOMEM;
@@ -128,7 +147,7 @@ int vkv_lmdb_open(const char *dir, size_t mapsize, struct vkv **out)
 	if (!rc)
 		rc = mdb_env_set_mapsize(kv->env, mapsize);
 	if (!rc)
-		rc = mdb_env_open(kv->env, dir, MDB_NOTLS, 0600);
+		rc = mdb_env_open(kv->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600);
 	if (rc) {
 		err = vkv_lmdb_err(kv, "mdb_env_open", rc);
 		goto out_free;
@@ -146,6 +165,8 @@ int vkv_lmdb_open(const char *dir, size_t mapsize, struct vkv **out)
 		goto out_free;
 	}
 	rc = mdb_txn_commit(txn);
+	if (!rc)
+		rc = mdb_env_sync(kv->env, 1);
 	if (rc) {
 		err = vkv_lmdb_err(kv, "mdb_txn_commit", rc);
 		goto out_free;
@@ -263,6 +284,7 @@ static int vkv_lmdb_put(struct vkv_txn *base, const void *key, size_t klen,
 	rc = mdb_put(t->txn, kv->dbi, &k, &v, 0);
 	if (rc)
 		return vkv_lmdb_txn_fail(t, vkv_lmdb_err(kv, "mdb_put", rc));
+	t->dirty = 1;
 	return 0;
 }
 
@@ -280,6 +302,7 @@ static int vkv_lmdb_del(struct vkv_txn *base, const void *key, size_t klen)
 		return -ENOENT;
 	if (rc)
 		return vkv_lmdb_txn_fail(t, vkv_lmdb_err(kv, "mdb_del", rc));
+	t->dirty = 1;
 	return 0;
 }
 
@@ -334,10 +357,42 @@ static int vkv_lmdb_range(struct vkv_txn *base, const void *start,
 	return n;
 }
 
+/*
+ * Return once commit number @seq is on disk: run a sync when none runs,
+ * else wait for the one running (or the next). 0, or -EIO when the sync
+ * failed (logged; the next caller tries again).
+ */
+static int vkv_lmdb_sync_to(struct vkv_lmdb *kv, uint64_t seq)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&kv->slock);
+	while (kv->synced < seq && !rc) {
+		uint64_t target;
+
+		if (kv->syncing) {
+			pthread_cond_wait(&kv->synced_cond, &kv->slock);
+			continue;
+		}
+		kv->syncing = 1;
+		target = kv->committed;
+		pthread_mutex_unlock(&kv->slock);
+		rc = mdb_env_sync(kv->env, 1);
+		pthread_mutex_lock(&kv->slock);
+		kv->syncing = 0;
+		if (!rc)
+			kv->synced = target;
+		pthread_cond_broadcast(&kv->synced_cond);
+	}
+	pthread_mutex_unlock(&kv->slock);
+	return rc ? vkv_lmdb_err(kv, "mdb_env_sync", rc) : 0;
+}
+
 static int vkv_lmdb_commit(struct vkv_txn *base)
 {
 	struct vkv_lmdb_txn *t = vkv_lmdb_txn_of(base);
 	struct vkv_lmdb *kv = vkv_lmdb_of(base->kv);
+	uint64_t seq = 0;
 	int rc;
 
 	if (t->err) {
@@ -346,8 +401,16 @@ static int vkv_lmdb_commit(struct vkv_txn *base)
 	} else {
 		/* mdb_txn_commit() frees the txn even when it fails. */
 		rc = vkv_lmdb_err(kv, "mdb_txn_commit", mdb_txn_commit(t->txn));
+		if (!rc && t->dirty) {
+			/* Numbered under the writer lock: commit order. */
+			pthread_mutex_lock(&kv->slock);
+			seq = ++kv->committed;
+			pthread_mutex_unlock(&kv->slock);
+		}
 	}
-	vkv_lmdb_txn_free(t);
+	vkv_lmdb_txn_free(t); /* lets the next writer in */
+	if (seq)
+		rc = vkv_lmdb_sync_to(kv, seq);
 	return rc;
 }
 

@@ -59,6 +59,7 @@ struct mgc {
 	int stopping; /* mgc_free: no new round */
 	int freeing;  /* clients being freed: callbacks only return */
 	int warned_version;
+	int last_err; /* of the last REMOVE, for logging changes only */
 
 	struct mpool_job job; /* claim or delete */
 	int job_rc;
@@ -168,9 +169,16 @@ static void mgc_call_done(struct vrpc_call *call, const struct vrpc_result *res,
 			if (!g->freeing && g->r.refresh)
 				g->r.refresh(g->r.arg);
 		}
-		vlog_debug("gc: REMOVE of inode %" PRIu64 ": %s",
-			   g->ents[c->ent].ino, strerror(-res->status));
+		/* Say it once per kind of failure, not once a round. */
+		if (res->status != g->last_err)
+			vlog(res->status == -ESTALE ? VLOG_INFO : VLOG_WARN,
+			     "gc: REMOVE of inode %" PRIu64 ": %s (retried "
+			     "every round; further failures like this one "
+			     "are only counted)",
+			     g->ents[c->ent].ino, strerror(-res->status));
+		g->last_err = res->status;
 	} else {
+		g->last_err = 0;
 		g->st.removes++;
 		if (!wire_storage_remove_resp_decode(res->body, res->body_len,
 						     &rr))

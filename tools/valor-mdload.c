@@ -882,25 +882,29 @@ static int mdl_parse_args(struct mdl_opts *o, int argc, char **argv)
 	return ret;
 }
 
-int main(int argc, char **argv)
+/* Free everything @d holds (clients first: their callbacks may run). */
+static void mdl_free(struct mdl *d)
 {
-	struct mdl *d = calloc(1, sizeof(*d));
-	char root[64];
+	if (d->c)
+		for (uint32_t i = 0; i < d->o.clients; i++)
+			for (int u = 0; u < d->o.nurls; u++)
+				vrpc_client_free(d->c[i].cli[u]);
+	free(d->c);
+	if (d->rec)
+		fclose(d->rec);
+	for (int u = 0; u < d->o.nurls; u++)
+		free(d->o.urls[u]);
+	free(d->vents);
+	vloop_free(d->loop);
+	vauth_secret_free(d->secret);
+	free(d);
+}
+
+/* Everything but parsing; returns the exit status. */
+static int mdl_main(struct mdl *d)
+{
 	int ret, status = 0;
 
-	vlog_set_ident("valor-mdload");
-	vlog_set_level(VLOG_ERR);
-	signal(SIGPIPE, SIG_IGN);
-	if (!d)
-		return 1;
-	if (mdl_parse_args(&d->o, argc, argv)) {
-		fprintf(stderr, "Try 'valor-mdload --help'.\n");
-		return 2;
-	}
-	if (!d->o.root) {
-		snprintf(root, sizeof(root), "mdload.%d", (int)getpid());
-		d->o.root = root;
-	}
 	if (d->o.secret) {
 		ret = vauth_secret_load(d->o.secret, &d->secret);
 		if (ret < 0) {
@@ -955,14 +959,30 @@ int main(int argc, char **argv)
 		}
 	}
 	mdl_print(d);
-	if (d->gaveup)
-		status = 1;
-	if (d->rec)
-		fclose(d->rec);
-	for (uint32_t i = 0; i < d->o.clients; i++)
-		for (int u = 0; u < d->o.nurls; u++)
-			vrpc_client_free(d->c[i].cli[u]);
-	vloop_free(d->loop);
-	vauth_secret_free(d->secret);
+	return d->gaveup ? 1 : status;
+}
+
+int main(int argc, char **argv)
+{
+	struct mdl *d = calloc(1, sizeof(*d));
+	char root[64];
+	int status;
+
+	vlog_set_ident("valor-mdload");
+	vlog_set_level(VLOG_ERR);
+	signal(SIGPIPE, SIG_IGN);
+	if (!d)
+		return 1;
+	if (mdl_parse_args(&d->o, argc, argv)) {
+		fprintf(stderr, "Try 'valor-mdload --help'.\n");
+		mdl_free(d);
+		return 2;
+	}
+	if (!d->o.root) {
+		snprintf(root, sizeof(root), "mdload.%d", (int)getpid());
+		d->o.root = root;
+	}
+	status = mdl_main(d);
+	mdl_free(d);
 	return status;
 }

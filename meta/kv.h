@@ -52,6 +52,9 @@
  *               vkv_run(): a COMMIT whose reply was lost may have applied.
  *   -EIO        any other database error (logged)
  *   -ECONNREFUSED vkv_open() cannot reach the PostgreSQL server
+ * PostgreSQL sends puts with the next statement or the commit (one round
+ * trip), so a put's failure may be returned by a later operation of the
+ * transaction or by vkv_commit() instead of the put itself.
  * -ENOENT, and the argument checks made here (-EINVAL, -EROFS), leave the
  * transaction usable. After any other failure it is dead (PostgreSQL has
  * aborted it): further operations return -EINVAL, and vkv_commit() returns

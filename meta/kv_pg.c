@@ -15,6 +15,15 @@
  * Keys and values travel as binary parameters and results of prepared
  * statements (paramFormats = 1, resultFormat = 1): no text escaping.
  *
+ * Puts are not sent one by one: they are buffered in the transaction and
+ * go out pipelined (libpq pipeline mode) in front of the next statement
+ * that needs an answer (get, del, range) or with the COMMIT, all in one
+ * round trip. A transaction reads its own writes all the same (the
+ * buffered puts reach the server before any later statement), but an
+ * error of a put (a conflict, say) is reported by the next statement or
+ * the commit, which kv.h allows. A create thus costs about half the round
+ * trips it would statement by statement.
+ *
  * Connections: a pool of at most VKV_PG_POOL_MAX, opened on demand and kept
  * idle for reuse. A transaction holds one connection from begin to
  * commit/abort; a connection that broke or is not idle afterwards is
@@ -24,6 +33,7 @@
 #include <errno.h>
 #include <postgresql/libpq-fe.h> /* Debian: no -I needed */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +109,10 @@ struct vkv_pg_txn {
 	PGconn *conn;
 	struct vkv_pg_keep *keep;
 	int err; /* first fatal error (< 0); the txn is dead once set */
+	/* Puts not sent yet, in order: (u32 klen, u32 vlen, key, value)*. */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	unsigned wn;
 };
 
 static const struct vkv_ops vkv_pg_ops;
@@ -156,6 +170,14 @@ static int vkv_pg_result_err(PGconn *conn, PGresult *res,
 	}
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	msg = PQresultErrorMessage(res);
+	if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))) {
+		/* Connection exception, or the server ended the session: in
+		 * pipeline mode this arrives before libpq marks the
+		 * connection bad. */
+		vlog_err("kv pg: %s: connection lost: %s %.*s", what, state,
+			 vkv_pg_msglen(msg), msg);
+		return -ECONNRESET;
+	}
 	if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) {
 		vlog_debug("kv pg: %s: conflict %s: %.*s", what, state,
 			   vkv_pg_msglen(msg), msg);
@@ -418,6 +440,7 @@ out_free:
 /* Release everything @t holds; its transaction has ended (or is dropped). */
 static void vkv_pg_txn_free(struct vkv_pg_txn *t)
 {
+	free(t->wbuf);
 	while (t->keep) {
 		struct vkv_pg_keep *k = t->keep;
 
@@ -429,10 +452,114 @@ static void vkv_pg_txn_free(struct vkv_pg_txn *t)
 	free(t);
 }
 
+/* Read one u32 of the put buffer. */
+static uint32_t vkv_pg_wget32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
 /*
- * Execute prepared statement @stmt with binary parameters and results. On
- * success *res is the caller's (PQclear); on failure it is NULL, the txn is
- * dead and the error is recorded.
+ * The buffered puts then @stmt (prepared, or the COMMIT when @stmt is
+ * VKV_PG_NSTMT) in one pipeline: one round trip. @stmt's result into *out
+ * (COMMIT: cleared), the first error otherwise (the statements after it
+ * are aborted by the server).
+ */
+static int vkv_pg_pipeline(struct vkv_pg_txn *t, enum vkv_pg_stmt stmt,
+			   const char *const *vals, const int *lens,
+			   const int *fmts, ExecStatusType want,
+			   PGresult **out)
+{
+	static const int put_fmts[2] = { 1, 1 };
+	unsigned sent = 0, got = 0, all = t->wn + 1;
+	size_t off = 0;
+	int rc = 0;
+
+	if (!PQenterPipelineMode(t->conn))
+		return vkv_pg_result_err(t->conn, NULL, want, "pipeline");
+	while (off < t->wlen) {
+		uint32_t kl = vkv_pg_wget32(t->wbuf + off);
+		uint32_t vl = vkv_pg_wget32(t->wbuf + off + 4);
+		const char *pv[2] = { (const char *)t->wbuf + off + 8,
+				      (const char *)t->wbuf + off + 8 + kl };
+		const int pl[2] = { (int)kl, (int)vl };
+
+		if (!PQsendQueryPrepared(t->conn, vkv_pg_stmts[VKV_PG_PUT].name,
+					 2, pv, pl, put_fmts, 1))
+			break;
+		sent++;
+		off += 8 + kl + vl;
+	}
+	if (sent == t->wn &&
+	    (stmt == VKV_PG_NSTMT
+		     ? PQsendQueryParams(t->conn, "COMMIT", 0, NULL, NULL, NULL,
+					 NULL, 0)
+		     : PQsendQueryPrepared(t->conn, vkv_pg_stmts[stmt].name,
+					   vkv_pg_stmts[stmt].nparams, vals,
+					   lens, fmts, 1)))
+		sent++;
+	t->wlen = 0;
+	t->wn = 0;
+	if (!PQpipelineSync(t->conn) || sent == 0) {
+		rc = vkv_pg_result_err(t->conn, NULL, want, "pipeline");
+		PQexitPipelineMode(t->conn);
+		return rc;
+	}
+	/* Every query's result (then a NULL), then the sync's. */
+	for (;;) {
+		PGresult *res = PQgetResult(t->conn);
+		ExecStatusType st;
+		int last;
+
+		if (!res) {
+			if (PQstatus(t->conn) == CONNECTION_BAD) {
+				if (!rc)
+					rc = vkv_pg_result_err(t->conn, NULL,
+							       want, "pipeline");
+				break;
+			}
+			continue; /* end of one query's results */
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		last = ++got == sent;
+		if (st == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			continue;
+		}
+		if (!rc) {
+			rc = vkv_pg_result_err(
+				t->conn, res,
+				last && stmt != VKV_PG_NSTMT ? want
+							     : PGRES_COMMAND_OK,
+				last && stmt != VKV_PG_NSTMT
+					? vkv_pg_stmts[stmt].name
+					: last ? "commit" : "put");
+			if (!rc && last && out && stmt != VKV_PG_NSTMT) {
+				*out = res;
+				continue;
+			}
+		}
+		PQclear(res);
+	}
+	PQexitPipelineMode(t->conn);
+	if (!rc && sent < all) /* could not even send them all */
+		rc = vkv_pg_result_err(t->conn, NULL, want, "pipeline");
+	if (rc && out && *out) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/*
+ * Execute prepared statement @stmt with binary parameters and results,
+ * behind the buffered puts if any. On success *res is the caller's
+ * (PQclear); on failure it is NULL, the txn is dead and the error is
+ * recorded.
  */
 static int vkv_pg_run(struct vkv_pg_txn *t, enum vkv_pg_stmt stmt,
 		      const char *const *vals, const int *lens,
@@ -444,6 +571,12 @@ static int vkv_pg_run(struct vkv_pg_txn *t, enum vkv_pg_stmt stmt,
 	*out = NULL;
 	if (t->err)
 		return -EINVAL;
+	if (t->wn) {
+		rc = vkv_pg_pipeline(t, stmt, vals, lens, fmts, want, out);
+		if (rc)
+			t->err = rc;
+		return rc;
+	}
 	res = PQexecPrepared(t->conn, vkv_pg_stmts[stmt].name,
 			     vkv_pg_stmts[stmt].nparams, vals, lens, fmts, 1);
 	rc = vkv_pg_result_err(t->conn, res, want, vkv_pg_stmts[stmt].name);
@@ -490,17 +623,35 @@ static int vkv_pg_put(struct vkv_txn *base, const void *key, size_t klen,
 		      const void *val, size_t vlen)
 {
 	struct vkv_pg_txn *t = vkv_pg_txn_of(base);
-	const char *vals[2] = { key, val };
-	const int lens[2] = { (int)klen, (int)vlen }, fmts[2] = { 1, 1 };
-	PGresult *res;
-	int rc;
+	size_t need = 8 + klen + vlen;
+	uint8_t *p;
 
+	if (t->err)
+		return -EINVAL;
 	if (vlen > INT32_MAX)
 		return -EFBIG;
-	rc = vkv_pg_run(t, VKV_PG_PUT, vals, lens, fmts, PGRES_COMMAND_OK,
-			&res);
-	PQclear(res);
-	return rc;
+	if (t->wlen + need > t->wcap) {
+		size_t cap = t->wcap ? 2 * t->wcap : 4096;
+
+		while (cap < t->wlen + need)
+			cap *= 2;
+		p = realloc(t->wbuf, cap);
+		if (!p)
+			return -ENOMEM;
+		t->wbuf = p;
+		t->wcap = cap;
+	}
+	p = t->wbuf + t->wlen;
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)(klen >> (8 * i));
+		p[4 + i] = (uint8_t)(vlen >> (8 * i));
+	}
+	memcpy(p + 8, key, klen);
+	if (vlen)
+		memcpy(p + 8 + klen, val, vlen);
+	t->wlen += need;
+	t->wn++;
+	return 0;
 }
 
 static int vkv_pg_del(struct vkv_txn *base, const void *key, size_t klen)
@@ -605,6 +756,13 @@ static int vkv_pg_commit(struct vkv_txn *base)
 	if (rc) {
 		/* PostgreSQL already aborted it; end it on the connection. */
 		if (rc != -ECONNRESET)
+			vkv_pg_exec(t->conn, "ROLLBACK", "rollback");
+	} else if (t->wn) {
+		/* The buffered puts and the COMMIT: one round trip. */
+		rc = vkv_pg_pipeline(t, VKV_PG_NSTMT, NULL, NULL, NULL,
+				     PGRES_COMMAND_OK, NULL);
+		if (rc && rc != -ECONNRESET &&
+		    PQtransactionStatus(t->conn) != PQTRANS_IDLE)
 			vkv_pg_exec(t->conn, "ROLLBACK", "rollback");
 	} else {
 		rc = vkv_pg_exec(t->conn, "COMMIT", "commit");

@@ -1052,6 +1052,7 @@ static void test_kv__pg_stale_read_conflicts(void **state)
 	struct vkv_txn *a, *b;
 	const void *v;
 	size_t vlen;
+	int rc;
 
 	assert_int_equal(vkv_txn_begin(f->kv, 0, &a), 0);
 	assert_int_equal(kvt_counter_put(a, 5), 0);
@@ -1075,7 +1076,12 @@ static void test_kv__pg_stale_read_conflicts(void **state)
 	assert_int_equal(vkv_txn_begin(f->kv, 0, &a), 0);
 	assert_int_equal(kvt_counter_put(a, 7), 0);
 	assert_int_equal(vkv_commit(a), 0);
-	assert_int_equal(kvt_counter_put(b, 8), -EAGAIN);
+	/* PostgreSQL puts go out with the next statement: the conflict
+	 * shows at the put or at the next operation, which then fails. */
+	rc = kvt_counter_put(b, 8);
+	assert_true(rc == 0 || rc == -EAGAIN);
+	rc = vkv_get(b, "counter", 7, &v, &vlen);
+	assert_true(rc == -EAGAIN || rc == -EINVAL);
 	assert_int_equal(vkv_get(b, "counter", 7, &v, &vlen), -EINVAL);
 	assert_int_equal(vkv_commit(b), -EAGAIN);
 	assert_int_equal(kvt_counter_committed(f->kv), 7);
@@ -1325,6 +1331,7 @@ static void test_kv__pg_lost_connection_is_econnreset(void **state)
 	const void *v;
 	size_t vlen;
 	char buf[8];
+	int rc;
 
 	kvt_put1(f->kv, "k", "v");
 	/* Broken while idle in the pool: the next begin reconnects. */
@@ -1335,7 +1342,9 @@ static void test_kv__pg_lost_connection_is_econnreset(void **state)
 	assert_int_equal(vkv_txn_begin(f->kv, 0, &t), 0);
 	assert_int_equal(vkv_get(t, "k", 1, &v, &vlen), 0);
 	assert_int_equal(kvt_pg_kill_sessions(f->b->conninfo, 0), 0);
-	assert_int_equal(vkv_put(t, "k", 1, "w", 1), -ECONNRESET);
+	/* A buffered put may only fail when it is sent: at the commit. */
+	rc = vkv_put(t, "k", 1, "w", 1);
+	assert_true(rc == 0 || rc == -ECONNRESET);
 	assert_int_equal(vkv_commit(t), -ECONNRESET);
 	assert_int_equal(kvt_get1(f->kv, "k", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "v");

@@ -100,6 +100,9 @@ static void mgc_round_end(struct mgc *g)
 	mgc_set_state(g, MGC_IDLE);
 	if (g->stopping)
 		return;
+	/* A full batch collected: there is likely more, go on at once. */
+	if (g->nents == (int)g->o.batch && g->job_count == g->nents)
+		g->kicked = 1;
 	vloop_timer_add(g->loop, &g->timer,
 			g->kicked ? 0 : (uint64_t)g->o.interval_ms * 1000000ull);
 }
@@ -292,6 +295,8 @@ static void mgc_claim_done(struct vloop_post *p)
 		g->st.kv_errors++;
 		vlog_warn("gc: claiming garbage: %s", strerror(-g->job_rc));
 	}
+	g->nents = 0;
+	g->job_count = 0;
 	if (g->job_rc <= 0 || g->stopping) {
 		mgc_round_end(g);
 		return;
@@ -373,7 +378,7 @@ int mgc_new(struct vloop *loop, struct mpool *pool, struct vns *ns,
 	if (!g->o.interval_ms)
 		g->o.interval_ms = 1000;
 	if (!g->o.batch)
-		g->o.batch = 64;
+		g->o.batch = 128;
 	if (!g->o.claim_ms)
 		g->o.claim_ms = 30000;
 	if (!g->o.call_timeout_ms)

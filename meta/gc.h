@@ -3,7 +3,8 @@
  * gc.h - metad's garbage collector: removes the chunks of files that lost
  * their last name and their last session, then the inode.
  *
- * Every interval (and at once when kicked) one round runs:
+ * Every interval (at once when kicked, or when the last round collected a
+ * full batch) one round runs:
  *   1. claim up to `batch` garbage inodes in a transaction on the pool
  *      (vns_gc_claim: a claim lasts claim_ms, so several metad sharing a
  *      database never work on one inode at once, and the inodes of a metad
@@ -50,7 +51,7 @@ struct mgc_routing {
 struct mgc_opts {
 	uint64_t owner;		   /* this collector's claim id, nonzero */
 	uint32_t interval_ms;	   /* between rounds; 0: 1000 */
-	uint32_t batch;		   /* inodes per round; 0: 64 */
+	uint32_t batch;		   /* inodes per round; 0: 128 */
 	uint32_t claim_ms;	   /* 0: 30000 */
 	uint32_t call_timeout_ms;  /* per REMOVE; 0: 5000 */
 	const struct vauth_secret *secret; /* for storage; kept by pointer */

@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <linux/fs.h>
 #include <linux/xattr.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1236,6 +1237,52 @@ static void test_ns__lock_of_expired_holder_does_not_block(void **state)
 	assert_int_equal(vns_lock_set(f->ns, &root, ino, 2, &l), 0);
 }
 
+struct race_arg {
+	struct vns *ns;
+	const struct vns_cred *cr;
+	char name[16];
+	int rc;
+	struct vattr a;
+};
+
+static void *race_main(void *arg)
+{
+	struct race_arg *r = arg;
+
+	r->rc = vns_mkdir(r->ns, r->cr, 1, r->name, 0755, &r->a);
+	return NULL;
+}
+
+static void test_ns__racing_attempts_of_one_request_apply_once(void **state)
+{
+	struct fx *f = *state;
+	struct vns *ns2;
+
+	/* The same request sent to two metad at once (a retry racing its
+	 * first attempt): both answer 0 with the same inode, once. */
+	assert_int_equal(vns_open(f->kv, &ns2), 0);
+	for (int round = 0; round < 20; round++) {
+		struct vns_cred cr = {0, 0, 0xabc, 100 + (uint64_t)round};
+		struct race_arg r[2] = {{.ns = f->ns, .cr = &cr},
+					{.ns = ns2, .cr = &cr}};
+		pthread_t th[2];
+
+		for (int i = 0; i < 2; i++) {
+			snprintf(r[i].name, sizeof(r[i].name), "r%d", round);
+			assert_int_equal(
+				pthread_create(&th[i], NULL, race_main, &r[i]),
+				0);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		assert_int_equal(r[0].rc, 0);
+		assert_int_equal(r[1].rc, 0);
+		assert_int_equal(r[0].a.ino, r[1].a.ino);
+	}
+	assert_int_equal(getattr(f, 1).nlink, 2 + 20);
+	vns_close(ns2);
+}
+
 int main(void)
 {
 #define NST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -1273,6 +1320,7 @@ int main(void)
 		NST(test_ns__flock_is_whole_file_and_apart_from_posix),
 		NST(test_ns__expired_lease_drops_locks_and_sessions),
 		NST(test_ns__lock_of_expired_holder_does_not_block),
+		NST(test_ns__racing_attempts_of_one_request_apply_once),
 	};
 
 	struct pgt pg;

@@ -63,7 +63,7 @@ struct mgc {
 
 	struct mpool_job job; /* claim or delete */
 	int job_rc;
-	int job_count; /* inodes the delete job removed */
+	int job_count;	/* inodes the delete job removed */
 	int64_t now_ns; /* of the claim */
 
 	struct vns_gc_entry *ents;
@@ -104,7 +104,8 @@ static void mgc_round_end(struct mgc *g)
 	if (g->nents == (int)g->o.batch && g->job_count == g->nents)
 		g->kicked = 1;
 	vloop_timer_add(g->loop, &g->timer,
-			g->kicked ? 0 : (uint64_t)g->o.interval_ms * 1000000ull);
+			g->kicked ? 0
+				  : (uint64_t)g->o.interval_ms * 1000000ull);
 }
 
 /* ---- step 3: delete ----------------------------------------------------- */
@@ -356,7 +357,8 @@ static void mgc_on_timer(struct vloop_timer *t)
 	mpool_submit(g->pool, &g->job);
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 int mgc_new(struct vloop *loop, struct mpool *pool, struct vns *ns,
 	    const struct mgc_opts *o, const struct mgc_routing *r,
@@ -392,7 +394,8 @@ int mgc_new(struct vloop *loop, struct mpool *pool, struct vns *ns,
 		return -ENOMEM;
 	}
 	vloop_timer_init(&g->timer, mgc_on_timer);
-	vloop_timer_add(loop, &g->timer, (uint64_t)g->o.interval_ms * 1000000ull);
+	vloop_timer_add(loop, &g->timer,
+			(uint64_t)g->o.interval_ms * 1000000ull);
 	*out = g;
 	return 0;
 }

@@ -49,23 +49,23 @@ struct mgc_routing {
 };
 
 struct mgc_opts {
-	uint64_t owner;		   /* this collector's claim id, nonzero */
-	uint32_t interval_ms;	   /* between rounds; 0: 1000 */
-	uint32_t batch;		   /* inodes per round; 0: 128 */
-	uint32_t claim_ms;	   /* 0: 30000 */
-	uint32_t call_timeout_ms;  /* per REMOVE; 0: 5000 */
+	uint64_t owner;		  /* this collector's claim id, nonzero */
+	uint32_t interval_ms;	  /* between rounds; 0: 1000 */
+	uint32_t batch;		  /* inodes per round; 0: 128 */
+	uint32_t claim_ms;	  /* 0: 30000 */
+	uint32_t call_timeout_ms; /* per REMOVE; 0: 5000 */
 	const struct vauth_secret *secret; /* for storage; kept by pointer */
 };
 
 struct mgc_stats {
 	uint64_t rounds;
-	uint64_t claimed;      /* inodes claimed */
-	uint64_t collected;    /* inodes whose chunks and record are gone */
-	uint64_t removes;      /* REMOVE calls answered 0 */
-	uint64_t chunks;       /* chunks storage said it removed */
+	uint64_t claimed;	/* inodes claimed */
+	uint64_t collected;	/* inodes whose chunks and record are gone */
+	uint64_t removes;	/* REMOVE calls answered 0 */
+	uint64_t chunks;	/* chunks storage said it removed */
 	uint64_t remove_errors; /* REMOVE calls that failed */
-	uint64_t stale;	       /* of which -ESTALE */
-	uint64_t no_route;     /* chains without a head or URL */
+	uint64_t stale;		/* of which -ESTALE */
+	uint64_t no_route;	/* chains without a head or URL */
 	uint64_t kv_errors;
 };
 

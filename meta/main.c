@@ -112,19 +112,22 @@ static void metad_usage(FILE *f)
 	fprintf(f,
 		"usage: valor-metad --kv lmdb:DIR|postgresql://URI [options]\n"
 		"\n"
-		"  --kv SPEC            the namespace store: lmdb:DIR (embedded) or "
+		"  --kv SPEC            the namespace store: lmdb:DIR "
+		"(embedded) or "
 		"a\n"
 		"                       PostgreSQL URI shared by several metad "
 		"(required)\n"
-		"  --listen URL         address to serve (default "
-		METAD_DEFAULT_LISTEN ")\n"
-		"  --mgmtd URL          cluster manager (default "
-		METAD_DEFAULT_MGMTD ")\n"
-		"  --secret FILE        cluster secret; required to listen beyond "
+		"  --listen URL         address to serve "
+		"(default " METAD_DEFAULT_LISTEN ")\n"
+		"  --mgmtd URL          cluster manager "
+		"(default " METAD_DEFAULT_MGMTD ")\n"
+		"  --secret FILE        cluster secret; required to listen "
+		"beyond "
 		"loopback\n"
 		"  --chunk-size BYTES   chunk size of new files (default 1M; "
 		"4K..64M, power of 2)\n"
-		"  --stripe N           chains a new file stripes over (default "
+		"  --stripe N           chains a new file stripes over "
+		"(default "
 		"4, cut to the table)\n"
 		"  --workers N          threads running KV transactions "
 		"(default 8)\n"
@@ -244,8 +247,8 @@ static int metad_opt_secs(const char *opt, const char *arg, double max,
 static int metad_opt_kv(const char *arg, struct metad_opts *o)
 {
 	if (!strncmp(arg, "lmdb:", 5)) {
-		if (!arg[5] || metad_abspath(arg + 5, o->kv + 5,
-					     sizeof(o->kv) - 5)) {
+		if (!arg[5] ||
+		    metad_abspath(arg + 5, o->kv + 5, sizeof(o->kv) - 5)) {
 			fprintf(stderr, "valor-metad: --kv lmdb: wants a "
 					"directory (lmdb:DIR)\n");
 			return -EINVAL;
@@ -353,8 +356,7 @@ static int metad_parse_args(struct metad_opts *o, int argc, char **argv)
 			break;
 		case O_WORKERS:
 			ret = metad_opt_uint("--workers", optarg, 1,
-					     MPOOL_MAX_THREADS, 0,
-					     &o->workers);
+					     MPOOL_MAX_THREADS, 0, &o->workers);
 			break;
 		case O_INFLIGHT:
 			ret = metad_opt_uint("--max-inflight", optarg, 1, 4096,
@@ -432,7 +434,8 @@ static int metad_parse_args(struct metad_opts *o, int argc, char **argv)
 	return ret;
 }
 
-/* ---- routing --------------------------------------------------------------- */
+/* ---- routing ---------------------------------------------------------------
+ */
 
 static void metad_on_routing(void *arg, const struct wire_routing *r)
 {
@@ -483,7 +486,8 @@ static void metad_gc_refresh(void *arg)
 	vmgmtc_refresh(m->mgmtc);
 }
 
-/* ---- sweeps: leases and exactly-once records ------------------------------ */
+/* ---- sweeps: leases and exactly-once records ------------------------------
+ */
 
 static int64_t metad_wall_ns(void)
 {
@@ -529,7 +533,8 @@ static void metad_on_sweep(struct vloop_timer *t)
 	mpool_submit(m->pool, &m->sweep_job);
 }
 
-/* ---- signals, control socket ----------------------------------------------- */
+/* ---- signals, control socket -----------------------------------------------
+ */
 
 static void metad_on_signal(struct vloop_watch *w, uint32_t revents)
 {
@@ -585,8 +590,9 @@ static void metad_report(void *arg, int json, struct vctl_buf *b)
 	vns_get_stats(m->ns, &ns);
 	metad_kv_shown(m->o.kv, kv, sizeof(kv));
 	if (json) {
-		vctl_printf(b, "{\"program\":\"valor-metad\",\"pid\":%d,"
-			       "\"listen\":",
+		vctl_printf(b,
+			    "{\"program\":\"valor-metad\",\"pid\":%d,"
+			    "\"listen\":",
 			    (int)getpid());
 		metad_json_str(b, m->o.listen);
 		vctl_printf(b, ",\"kv\":");
@@ -630,19 +636,17 @@ static void metad_report(void *arg, int json, struct vctl_buf *b)
 		    "(%u chains)\n",
 		    ms.node_id, (unsigned long long)m->routing_version,
 		    m->table_version, m->nchains);
-	vctl_printf(b,
-		    "gc: %llu rounds, %llu claimed, %llu collected, %llu "
-		    "REMOVEs ok (%llu chunks), %llu failed (%llu stale), "
-		    "%llu without route, %llu kv errors\n",
-		    (unsigned long long)gs.rounds,
-		    (unsigned long long)gs.claimed,
-		    (unsigned long long)gs.collected,
-		    (unsigned long long)gs.removes,
-		    (unsigned long long)gs.chunks,
-		    (unsigned long long)gs.remove_errors,
-		    (unsigned long long)gs.stale,
-		    (unsigned long long)gs.no_route,
-		    (unsigned long long)gs.kv_errors);
+	vctl_printf(
+		b,
+		"gc: %llu rounds, %llu claimed, %llu collected, %llu "
+		"REMOVEs ok (%llu chunks), %llu failed (%llu stale), "
+		"%llu without route, %llu kv errors\n",
+		(unsigned long long)gs.rounds, (unsigned long long)gs.claimed,
+		(unsigned long long)gs.collected,
+		(unsigned long long)gs.removes, (unsigned long long)gs.chunks,
+		(unsigned long long)gs.remove_errors,
+		(unsigned long long)gs.stale, (unsigned long long)gs.no_route,
+		(unsigned long long)gs.kv_errors);
 	vctl_printf(b,
 		    "exactly-once: %llu replays, %llu records expired; "
 		    "leases: %llu expired (%llu sessions, %llu lock sets "
@@ -655,7 +659,8 @@ static void metad_report(void *arg, int json, struct vctl_buf *b)
 	msrv_report(m->srv, 0, b);
 }
 
-/* ---- start and stop -------------------------------------------------------- */
+/* ---- start and stop --------------------------------------------------------
+ */
 
 static int metad_open_signals(struct metad *m)
 {
@@ -737,9 +742,8 @@ static int metad_start(struct metad *m)
 	struct msrv_opts so = {.listen = m->o.listen,
 			       .max_inflight = m->o.max_inflight};
 	struct mgc_opts go = {.interval_ms = m->o.gc_interval_ms};
-	struct mgc_routing gr = {.get = metad_gc_routing,
-				 .refresh = metad_gc_refresh,
-				 .arg = m};
+	struct mgc_routing gr = {
+		.get = metad_gc_routing, .refresh = metad_gc_refresh, .arg = m};
 	const struct wire_routing *r;
 	int ret;
 

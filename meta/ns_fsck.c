@@ -46,7 +46,7 @@ enum fsck_walk {
 };
 
 struct fsck_ino {
-	uint64_t ino; /* 0: empty slot */
+	uint64_t ino;	      /* 0: empty slot */
 	uint64_t parent;      /* the record's parent field (directories) */
 	uint64_t name_parent; /* directory holding its (first) name */
 	uint32_t mode, nlink;
@@ -65,7 +65,8 @@ struct fsck {
 	struct ns_inode in; /* decode scratch */
 };
 
-/* ---- Table ---------------------------------------------------------------- */
+/* ---- Table ----------------------------------------------------------------
+ */
 
 static size_t fsck_hash(uint64_t ino, size_t cap)
 {
@@ -79,7 +80,8 @@ static struct fsck_ino *fsck_find(struct fsck *f, uint64_t ino)
 
 	if (!f->cap || !ino)
 		return NULL;
-	for (i = fsck_hash(ino, f->cap); f->t[i].ino; i = (i + 1) & (f->cap - 1))
+	for (i = fsck_hash(ino, f->cap); f->t[i].ino;
+	     i = (i + 1) & (f->cap - 1))
 		if (f->t[i].ino == ino)
 			return &f->t[i];
 	return NULL;
@@ -114,14 +116,16 @@ static struct fsck_ino *fsck_add(struct fsck *f, uint64_t ino)
 
 	if ((f->n + 1) * 2 > f->cap && fsck_grow(f) < 0)
 		return NULL;
-	for (i = fsck_hash(ino, f->cap); f->t[i].ino; i = (i + 1) & (f->cap - 1))
+	for (i = fsck_hash(ino, f->cap); f->t[i].ino;
+	     i = (i + 1) & (f->cap - 1))
 		;
 	f->t[i].ino = ino;
 	f->n++;
 	return &f->t[i];
 }
 
-/* ---- Report --------------------------------------------------------------- */
+/* ---- Report ---------------------------------------------------------------
+ */
 
 static void fsck_violation(struct fsck *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -171,7 +175,8 @@ static const char *fsck_type(uint32_t mode)
 	}
 }
 
-/* ---- Scans ---------------------------------------------------------------- */
+/* ---- Scans ----------------------------------------------------------------
+ */
 
 static int fsck_inode_cb(const void *key, size_t klen, const void *val,
 			 size_t vlen, void *arg)
@@ -281,8 +286,9 @@ static int fsck_mark_cb(const void *key, size_t klen, const void *val,
 	ino = ns_get_be64(k + 1);
 	x = fsck_find(f, ino);
 	if (!x) {
-		fsck_violation(f, "%s record for inode %" PRIu64
-				  ", which does not exist",
+		fsck_violation(f,
+			       "%s record for inode %" PRIu64
+			       ", which does not exist",
 			       what, ino);
 		return 0;
 	}
@@ -302,7 +308,8 @@ static int fsck_scan(struct vkv_txn *txn, struct fsck *f, char tag,
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- Checks --------------------------------------------------------------- */
+/* ---- Checks ---------------------------------------------------------------
+ */
 
 static void fsck_check_links(struct fsck *f, const struct fsck_ino *x)
 {
@@ -321,10 +328,9 @@ static void fsck_check_links(struct fsck *f, const struct fsck_ino *x)
 			return;
 		}
 		if (!x->names)
-			fsck_violation(f,
-				       "directory %" PRIu64
-				       " has no name (orphan)",
-				       x->ino);
+			fsck_violation(
+				f, "directory %" PRIu64 " has no name (orphan)",
+				x->ino);
 		else if (x->parent != x->name_parent)
 			fsck_violation(f,
 				       "directory %" PRIu64

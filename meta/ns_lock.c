@@ -75,8 +75,8 @@ static int ns_lease_put(struct vkv_txn *txn, struct vns *ns, uint64_t client,
 	struct ns_key k;
 
 	ns_key_ino(&k, 'K', client);
-	return ns_u64_put(txn, &k,
-			  (uint64_t)(now + (int64_t)vns_lease_ms(ns) * 1000000));
+	return ns_u64_put(
+		txn, &k, (uint64_t)(now + (int64_t)vns_lease_ms(ns) * 1000000));
 }
 
 int ns_lease_ensure(struct vkv_txn *txn, struct vns *ns, uint64_t client)
@@ -183,8 +183,8 @@ static int ns_lock_cmp(const void *a, const void *b)
 	return 0;
 }
 
-int ns_locks_put(struct vkv_txn *txn, uint64_t ino,
-		 const struct ns_lock_ent *e, size_t n)
+int ns_locks_put(struct vkv_txn *txn, uint64_t ino, const struct ns_lock_ent *e,
+		 size_t n)
 {
 	struct ns_key k;
 	uint8_t *v, *p;
@@ -203,9 +203,8 @@ int ns_locks_put(struct vkv_txn *txn, uint64_t ino,
 		v[1 + i] = (uint8_t)(n >> (8 * i));
 	p = v + 5;
 	for (size_t i = 0; i < n; i++) {
-		const uint64_t f[6] = {e[i].client,	e[i].l.owner,
-				       e[i].l.pid,	e[i].l.type,
-				       e[i].l.start, e[i].l.end};
+		const uint64_t f[6] = {e[i].client, e[i].l.owner, e[i].l.pid,
+				       e[i].l.type, e[i].l.start, e[i].l.end};
 		static const int w[6] = {8, 8, 4, 4, 8, 8};
 
 		*p++ = e[i].l.kind;
@@ -270,8 +269,7 @@ static int ns_lock_check(const struct vns_lock *l)
 	return 0;
 }
 
-static int ns_has_client(const struct ns_lock_ent *e, size_t n,
-			 uint64_t client)
+static int ns_has_client(const struct ns_lock_ent *e, size_t n, uint64_t client)
 {
 	for (size_t i = 0; i < n; i++)
 		if (e[i].client == client)
@@ -329,10 +327,10 @@ static size_t ns_lock_add(struct ns_lock_ent *e, size_t n, uint64_t client,
 		struct ns_lock_ent *x = &e[i];
 
 		if (l->kind == VNS_LOCK_POSIX &&
-		    ns_lock_same_holder(x, client, l) &&
-		    x->l.type == l->type &&
+		    ns_lock_same_holder(x, client, l) && x->l.type == l->type &&
 		    ((x->l.end != UINT64_MAX && x->l.end + 1 == add.l.start) ||
-		     (add.l.end != UINT64_MAX && add.l.end + 1 == x->l.start))) {
+		     (add.l.end != UINT64_MAX &&
+		      add.l.end + 1 == x->l.start))) {
 			if (x->l.start < add.l.start)
 				add.l.start = x->l.start;
 			if (x->l.end > add.l.end)
@@ -590,8 +588,7 @@ static int ns_expire_session(struct vkv_txn *txn, struct ns_op *op,
 	return ns_inode_release(txn, &op->a);
 }
 
-static int ns_expire_locks(struct vkv_txn *txn, struct ns_op *op,
-			   uint64_t ino)
+static int ns_expire_locks(struct vkv_txn *txn, struct ns_op *op, uint64_t ino)
 {
 	struct ns_lock_ent *e = op->buf;
 	size_t n, m;
@@ -622,8 +619,8 @@ static int ns_expire_client_txn(struct vkv_txn *txn, void *arg)
 	h->n = 0;
 	ns_key_ino(&start, 'O', op->client);
 	ns_key_prefix_end(&start, &end);
-	rc = vkv_range(txn, start.b, start.len, end.b, end.len,
-		       NS_LEASE_BATCH, ns_hold_cb, h);
+	rc = vkv_range(txn, start.b, start.len, end.b, end.len, NS_LEASE_BATCH,
+		       ns_hold_cb, h);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < h->n; i++) {

@@ -149,8 +149,8 @@ static int mops_rmdir(struct mops_ctx *c)
 
 static int mops_rename(struct mops_ctx *c)
 {
-	return vns_rename(c->env->ns, &c->cr, c->q->ino, c->q->name,
-			  c->q->ino2, c->q->name2, c->q->flags);
+	return vns_rename(c->env->ns, &c->cr, c->q->ino, c->q->name, c->q->ino2,
+			  c->q->name2, c->q->flags);
 }
 
 static int mops_open(struct mops_ctx *c)
@@ -224,16 +224,14 @@ static int mops_xattr_out(struct mops_ctx *c, int n)
 
 static int mops_getxattr(struct mops_ctx *c)
 {
-	return mops_xattr_out(c, vns_getxattr(c->env->ns, c->q->ino,
-					      c->q->name, c->r->value,
-					      c->q->cap));
+	return mops_xattr_out(c, vns_getxattr(c->env->ns, c->q->ino, c->q->name,
+					      c->r->value, c->q->cap));
 }
 
 static int mops_listxattr(struct mops_ctx *c)
 {
 	return mops_xattr_out(c, vns_listxattr(c->env->ns, c->q->ino,
-					       (char *)c->r->value,
-					       c->q->cap));
+					       (char *)c->r->value, c->q->cap));
 }
 
 static int mops_removexattr(struct mops_ctx *c)

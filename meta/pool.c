@@ -68,7 +68,8 @@ int mpool_new(struct vloop *loop, unsigned nthreads, struct mpool **out)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->more, NULL);
 	for (unsigned i = 0; i < nthreads; i++) {
-		ret = pthread_create(&p->threads[i], NULL, mpool_worker_main, p);
+		ret = pthread_create(&p->threads[i], NULL, mpool_worker_main,
+				     p);
 		if (ret) {
 			vlog_err("worker thread: %s", strerror(ret));
 			mpool_free(p);

@@ -74,7 +74,8 @@ struct msrv {
 
 static void msrv_dispatch(struct msrv *s, struct vrpc_req *req);
 
-/* ---- worker side ---------------------------------------------------------- */
+/* ---- worker side ----------------------------------------------------------
+ */
 
 static void msrv_job_run(struct mpool_job *job)
 {
@@ -103,7 +104,8 @@ static void msrv_job_run(struct mpool_job *job)
 	}
 }
 
-/* ---- loop side ------------------------------------------------------------ */
+/* ---- loop side ------------------------------------------------------------
+ */
 
 static void msrv_job_done(struct vloop_post *p)
 {
@@ -247,7 +249,8 @@ static const struct vrpc_handler msrv_handlers[] = {
 
 #define MSRV_NHANDLERS (sizeof(msrv_handlers) / sizeof(msrv_handlers[0]))
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 int msrv_new(struct vloop *loop, struct mpool *pool, struct vns *ns,
 	     const struct msrv_opts *o, struct msrv **out)
@@ -262,8 +265,8 @@ int msrv_new(struct vloop *loop, struct mpool *pool, struct vns *ns,
 	s->loop = loop;
 	s->pool = pool;
 	s->ns = ns;
-	s->max_inflight = o->max_inflight ? o->max_inflight
-					  : MSRV_DEFAULT_INFLIGHT;
+	s->max_inflight =
+		o->max_inflight ? o->max_inflight : MSRV_DEFAULT_INFLIGHT;
 	ret = vrpc_server_new(loop, o->listen, o->secret, msrv_handlers,
 			      MSRV_NHANDLERS, s, &s->rpc);
 	if (ret < 0) {
@@ -316,7 +319,8 @@ void msrv_set_space(struct msrv *s, uint64_t total, uint64_t avail)
 	s->space_avail = avail;
 }
 
-/* ---- report --------------------------------------------------------------- */
+/* ---- report ---------------------------------------------------------------
+ */
 
 void msrv_report(struct msrv *s, int json, struct vctl_buf *b)
 {
@@ -335,9 +339,8 @@ void msrv_report(struct msrv *s, int json, struct vctl_buf *b)
 			    "\"workers\":%u,\"bad_bodies\":%llu,\"ops\":{",
 			    (unsigned long long)total,
 			    (unsigned long long)errors, s->inflight, s->nctx,
-			    s->wq_len, (unsigned long long)s->waited,
-			    s->wq_max, mpool_queued(s->pool),
-			    mpool_threads(s->pool),
+			    s->wq_len, (unsigned long long)s->waited, s->wq_max,
+			    mpool_queued(s->pool), mpool_threads(s->pool),
 			    (unsigned long long)s->bad_bodies);
 		for (int i = 0; i < MSRV_NOPS; i++) {
 			const struct vstats_op *o = &s->ops[i];

@@ -72,8 +72,8 @@ enum mdl_phase {
 };
 
 static const char *const mdl_phase_names[] = {
-	"mkdir", "create", "stat", "readdir", "rename", "unlink", "rmdir",
-	"setup", "verify",
+	"mkdir",  "create", "stat",  "readdir", "rename",
+	"unlink", "rmdir",  "setup", "verify",
 };
 
 struct mdl_opts {
@@ -99,11 +99,11 @@ struct mdl;
 struct mdl_client {
 	struct mdl *d;
 	uint32_t idx;
-	uint64_t id;	  /* client id (random, nonzero) */
-	uint64_t req_id;  /* last used */
-	uint64_t dir;	  /* ino of /ROOT/cI */
+	uint64_t id;	 /* client id (random, nonzero) */
+	uint64_t req_id; /* last used */
+	uint64_t dir;	 /* ino of /ROOT/cI */
 	struct vrpc_client *cli[MDL_MAX_URLS];
-	int url;	  /* current metad */
+	int url; /* current metad */
 	struct vrpc_call call;
 	struct vloop_timer retry;
 	/* the request in flight */
@@ -113,7 +113,7 @@ struct mdl_client {
 	int step;	/* create: 0 CREATE, 1 CLOSE */
 	uint64_t ino;	/* created file, for CLOSE and the record */
 	char cookie[WIRE_META_NAME_MAX + 1];
-	int done;	/* finished the current phase */
+	int done; /* finished the current phase */
 	size_t body_len;
 	uint8_t body[1024];
 };
@@ -129,7 +129,7 @@ struct mdl {
 	struct vauth_secret *secret;
 	struct mdl_client *c;
 	enum mdl_phase phase;
-	uint32_t active;     /* clients not done with the phase */
+	uint32_t active; /* clients not done with the phase */
 	uint64_t phase_t0;
 	uint64_t ops, errors, gaveup, rpcs;
 	uint64_t root;
@@ -151,7 +151,8 @@ struct mdl {
 
 static void mdl_next(struct mdl_client *c);
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests -------------------------------------------------------------
+ */
 
 static void mdl_req_init(struct mdl_client *c, uint16_t op)
 {
@@ -211,7 +212,8 @@ static void mdl_name(char *buf, char p, uint32_t j)
 	snprintf(buf, MDL_NAME, "%c%u", p, j);
 }
 
-/* ---- phase steps ---------------------------------------------------------- */
+/* ---- phase steps ----------------------------------------------------------
+ */
 
 static void mdl_client_done(struct mdl_client *c)
 {
@@ -372,8 +374,8 @@ static void mdl_call_done(struct vrpc_call *call, const struct vrpc_result *res,
 		if (st || r->attr.ino != e->ino) {
 			d->missing++;
 			fprintf(stderr,
-				"valor-mdload: missing: %" PRIu64 "/%s (ino %" PRIu64
-				"): %s\n",
+				"valor-mdload: missing: %" PRIu64
+				"/%s (ino %" PRIu64 "): %s\n",
 				e->parent, e->name, e->ino,
 				st ? strerror(-st) : "names another inode");
 		}
@@ -428,7 +430,8 @@ static void mdl_call_done(struct vrpc_call *call, const struct vrpc_result *res,
 	mdl_next(c);
 }
 
-/* ---- driving -------------------------------------------------------------- */
+/* ---- driving --------------------------------------------------------------
+ */
 
 /* Run the loop until every client is done. 0, or -errno. */
 static int mdl_run_until_done(struct mdl *d)
@@ -596,12 +599,12 @@ static void mdl_print(struct mdl *d)
 		       (unsigned long long)d->gaveup);
 }
 
-/* ---- set-up --------------------------------------------------------------- */
+/* ---- set-up ---------------------------------------------------------------
+ */
 
 static int mdl_urls_from_mgmtd(struct mdl *d)
 {
-	struct vmgmtc_opts mo = {.mgmtd_url = d->o.mgmtd,
-				 .secret = d->secret};
+	struct vmgmtc_opts mo = {.mgmtd_url = d->o.mgmtd, .secret = d->secret};
 	const struct wire_routing *r;
 	struct vmgmtc *m;
 	int ret;
@@ -622,8 +625,9 @@ static int mdl_urls_from_mgmtd(struct mdl *d)
 			d->o.urls[d->o.nurls++] = strdup(r->nodes[i].url);
 	vmgmtc_free(m);
 	if (!d->o.nurls) {
-		fprintf(stderr, "valor-mdload: mgmtd at %s knows no live "
-				"metad\n",
+		fprintf(stderr,
+			"valor-mdload: mgmtd at %s knows no live "
+			"metad\n",
 			d->o.mgmtd);
 		return -ENOENT;
 	}
@@ -712,8 +716,9 @@ static int mdl_parse_phases(struct mdl_opts *o, const char *arg)
 			if (!strcmp(tok, mdl_phase_names[p]))
 				break;
 		if (p == MDL_NPHASES || o->nphases == MDL_NPHASES) {
-			fprintf(stderr, "valor-mdload: --phases: unknown or "
-					"repeated phase '%s'\n",
+			fprintf(stderr,
+				"valor-mdload: --phases: unknown or "
+				"repeated phase '%s'\n",
 				tok);
 			return -EINVAL;
 		}
@@ -806,7 +811,8 @@ static int mdl_parse_args(struct mdl_opts *o, int argc, char **argv)
 	o->timeout_ms = 5000;
 	for (int p = 0; p < MDL_NPHASES; p++)
 		o->phases[o->nphases++] = p;
-	while (!ret && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!ret &&
+	       (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_METAD: {
 			char *s = strdup(optarg), *save = NULL, *tok;

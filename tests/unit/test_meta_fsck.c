@@ -81,7 +81,8 @@ static int fx_teardown(void **state)
 	return 0;
 }
 
-/* ---- raw records ---------------------------------------------------------- */
+/* ---- raw records ----------------------------------------------------------
+ */
 
 static size_t key_ino(uint8_t *k, char tag, uint64_t ino)
 {
@@ -99,8 +100,8 @@ static size_t key_dentry(uint8_t *k, uint64_t parent, const char *name)
 	return n + strlen(name);
 }
 
-static void raw_put(struct fx *f, const uint8_t *k, size_t klen,
-		    const void *v, size_t vlen)
+static void raw_put(struct fx *f, const uint8_t *k, size_t klen, const void *v,
+		    size_t vlen)
 {
 	struct vkv_txn *t;
 
@@ -206,7 +207,8 @@ static void build_tree(struct fx *f)
 	assert_int_equal(vns_rename(f->ns, &root, d, "e", 1, "e2", 0), 0);
 }
 
-/* ---- tests ------------------------------------------------------------------ */
+/* ---- tests ------------------------------------------------------------------
+ */
 
 static void test_meta_fsck__consistent_namespace_is_clean(void **state)
 {
@@ -266,8 +268,9 @@ static void test_meta_fsck__orphan_without_session_or_garbage(void **state)
 	/* The name is gone, the inode stays, nobody has it open. */
 	raw_del(f, k, key_dentry(k, 1, "x"));
 	assert_int_equal(fsck(f), 2); /* nlink and orphan */
-	snprintf(want, sizeof(want), "file %llu has no name, no session and "
-				     "is not garbage (orphan)",
+	snprintf(want, sizeof(want),
+		 "file %llu has no name, no session and "
+		 "is not garbage (orphan)",
 		 (unsigned long long)x);
 	expect(f, want);
 }

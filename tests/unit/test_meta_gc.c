@@ -108,15 +108,12 @@ static void gct_routing(struct gct *t)
 	memset(r, 0, sizeof(*r));
 	r->version = 7;
 	r->nnodes = 2;
-	r->nodes[0] = (struct wire_routing_node){.id = 1,
-						 .role = WIRE_ROLE_STORAGE,
-						 .alive = true};
+	r->nodes[0] = (struct wire_routing_node){
+		.id = 1, .role = WIRE_ROLE_STORAGE, .alive = true};
 	snprintf(r->nodes[0].url, sizeof(r->nodes[0].url), "%s", t->url);
-	r->nodes[1] = (struct wire_routing_node){.id = 2,
-						 .role = WIRE_ROLE_STORAGE,
-						 .alive = true};
-	snprintf(r->nodes[1].url, sizeof(r->nodes[1].url),
-		 "tcp://127.0.0.1:1");
+	r->nodes[1] = (struct wire_routing_node){
+		.id = 2, .role = WIRE_ROLE_STORAGE, .alive = true};
+	snprintf(r->nodes[1].url, sizeof(r->nodes[1].url), "tcp://127.0.0.1:1");
 	r->ntargets = 5;
 	for (uint32_t i = 0; i < 5; i++)
 		r->targets[i] = (struct wire_routing_target){
@@ -134,12 +131,12 @@ static void gct_routing(struct gct *t)
 		.states = {WIRE_PUBLIC_OFFLINE, WIRE_PUBLIC_SERVING}};
 	r->chains[3] = (struct wire_routing_chain){
 		.id = 13, .version = 1, .ntargets = 1, .target_ids = {5}};
-	r->chains[4] = (struct wire_routing_chain){
-		.id = 14,
-		.version = 1,
-		.ntargets = 1,
-		.target_ids = {1},
-		.states = {WIRE_PUBLIC_OFFLINE}};
+	r->chains[4] =
+		(struct wire_routing_chain){.id = 14,
+					    .version = 1,
+					    .ntargets = 1,
+					    .target_ids = {1},
+					    .states = {WIRE_PUBLIC_OFFLINE}};
 	r->table.version = 1;
 	r->table.nchains = 3;
 	r->table.chain_ids[0] = 10;
@@ -204,10 +201,12 @@ static int gct_teardown(void **state)
 
 static struct mgc *gct_gc(struct gct *t)
 {
-	struct mgc_opts o = {.owner = 42, .interval_ms = 20, .batch = 8,
+	struct mgc_opts o = {.owner = 42,
+			     .interval_ms = 20,
+			     .batch = 8,
 			     .call_timeout_ms = 500};
-	struct mgc_routing r = {.get = gct_get, .refresh = gct_refresh,
-				.arg = t};
+	struct mgc_routing r = {
+		.get = gct_get, .refresh = gct_refresh, .arg = t};
 	struct mgc *g;
 
 	assert_int_equal(mgc_new(t->loop, t->pool, t->ns, &o, &r, &g), 0);
@@ -223,10 +222,10 @@ static void gct_garbage(struct gct *t, int n, uint64_t *inos,
 		char name[16];
 
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_int_equal(vns_create(t->ns, &root, 1, name, 0644, 0, 1,
-					    &vf), 0);
-		assert_int_equal(vns_session_close(t->ns, &root, vf.attr.ino,
-						   1), 0);
+		assert_int_equal(
+			vns_create(t->ns, &root, 1, name, 0644, 0, 1, &vf), 0);
+		assert_int_equal(
+			vns_session_close(t->ns, &root, vf.attr.ino, 1), 0);
 		assert_int_equal(vns_unlink(t->ns, &root, 1, name), 0);
 		inos[i] = vf.attr.ino;
 		if (layouts)
@@ -259,8 +258,8 @@ static int gct_garbage_left(struct gct *t)
 	return vns_gc_list(t->ns, e, 16);
 }
 
-static void test_meta_gc__removes_every_stripe_chain_then_the_inode(
-	void **state)
+static void
+test_meta_gc__removes_every_stripe_chain_then_the_inode(void **state)
 {
 	struct gct *t = *state;
 	struct vns_layout lay[3];
@@ -288,10 +287,10 @@ static void test_meta_gc__removes_every_stripe_chain_then_the_inode(
 				continue;
 			seen |= 1u << (q->chain_id - 10);
 			/* Each chain's version from routing. */
-			assert_int_equal(q->chain_version,
-					 q->chain_id == 10   ? 3
-					 : q->chain_id == 11 ? 4
-							     : 5);
+			assert_int_equal(q->chain_version, q->chain_id == 10 ? 3
+							   : q->chain_id == 11
+								   ? 4
+								   : 5);
 		}
 		assert_int_equal(seen, 7);
 		assert_int_equal(vns_getattr(t->ns, inos[i], &a), -ENOENT);
@@ -300,8 +299,8 @@ static void test_meta_gc__removes_every_stripe_chain_then_the_inode(
 	mgc_free(g, 1000);
 }
 
-static void test_meta_gc__stale_chain_version_refreshes_and_retries(
-	void **state)
+static void
+test_meta_gc__stale_chain_version_refreshes_and_retries(void **state)
 {
 	struct gct *t = *state;
 	uint64_t ino;
@@ -347,8 +346,7 @@ static void test_meta_gc__unreachable_storage_keeps_the_inode(void **state)
 	mgc_free(g, 1000);
 }
 
-static void test_meta_gc__no_head_or_no_routing_collects_nothing(
-	void **state)
+static void test_meta_gc__no_head_or_no_routing_collects_nothing(void **state)
 {
 	struct gct *t = *state;
 	uint64_t ino;
@@ -384,8 +382,9 @@ static void test_meta_gc__survives_restart_of_the_collector(void **state)
 
 	gct_garbage(t, 2, inos, NULL);
 	/* A collector that dies before doing anything: its claims lapse. */
-	assert_int_equal(vns_gc_claim(t->ns, 99, 0, 1, (struct vns_gc_entry[2]){},
-				      2), 2);
+	assert_int_equal(
+		vns_gc_claim(t->ns, 99, 0, 1, (struct vns_gc_entry[2]){}, 2),
+		2);
 	g = gct_gc(t);
 	st = gct_run(t, g, 2, 0);
 	assert_int_equal(st.collected, 2);

@@ -121,7 +121,8 @@ static int st_teardown(void **state)
 	return 0;
 }
 
-/* ---- calls ---------------------------------------------------------------- */
+/* ---- calls ----------------------------------------------------------------
+ */
 
 static void st_done(struct vrpc_call *call, const struct vrpc_result *res,
 		    void *arg)
@@ -151,11 +152,13 @@ static struct st_call *st_send(struct st *s, uint16_t op)
 
 	assert_non_null(c);
 	assert_int_equal(wire_meta_req_encode(op, &s->q, c->req, sizeof(c->req),
-					      &c->req_len), 0);
+					      &c->req_len),
+			 0);
 	vrpc_call_init(&c->call);
 	assert_int_equal(vrpc_call(s->cli, op, c->req, (uint32_t)c->req_len,
 				   NULL, 0, NULL, 0, 10000, st_done, c,
-				   &c->call), 0);
+				   &c->call),
+			 0);
 	return c;
 }
 
@@ -191,7 +194,8 @@ static uint64_t st_mkdir(struct st *s, uint64_t parent, const char *name)
 	return s->r.attr.ino;
 }
 
-/* ---- tests ------------------------------------------------------------------ */
+/* ---- tests ------------------------------------------------------------------
+ */
 
 static void test_meta_server__names_over_the_wire(void **state)
 {
@@ -528,13 +532,15 @@ static void test_meta_server__malformed_and_unknown(void **state)
 
 	vrpc_call_init(&c->call);
 	assert_int_equal(vrpc_call(s->cli, WIRE_META_MKDIR, junk, 3, NULL, 0,
-				   NULL, 0, 10000, st_done, c, &c->call), 0);
+				   NULL, 0, 10000, st_done, c, &c->call),
+			 0);
 	st_wait(s, c);
 	assert_int_equal(c->status, -EBADMSG);
 	c->done = 0;
 	vrpc_call_init(&c->call);
 	assert_int_equal(vrpc_call(s->cli, WIRE_META_RENEW + 1, NULL, 0, NULL,
-				   0, NULL, 0, 10000, st_done, c, &c->call), 0);
+				   0, NULL, 0, 10000, st_done, c, &c->call),
+			 0);
 	st_wait(s, c);
 	assert_int_equal(c->status, -ENOSYS);
 	free(c);

@@ -107,8 +107,8 @@ static int pgt_find(const char *prog, char *out, size_t len)
 static void pgt_stop_now(const char *pg_ctl, const char *dir)
 {
 	char data[96], pidfile[128];
-	char *argv[] = {(char *)pg_ctl, "-D", data, "-m", "immediate", "-w",
-			"stop", NULL};
+	char *argv[] = {(char *)pg_ctl, "-D", data,   "-m",
+			"immediate",	"-w", "stop", NULL};
 	struct stat st;
 
 	snprintf(data, sizeof(data), "%s/data", dir);
@@ -203,9 +203,9 @@ static int pgt_start(struct pgt *b)
 	snprintf(data, sizeof(data), "%s/data", b->dir);
 	snprintf(log, sizeof(log), "%s/setup.log", b->dir);
 	{
-		char *argv[] = {initdb, "-D", data, "-U", "postgres",
-				"--auth=trust", "-E", "UTF8", "--no-sync",
-				NULL};
+		char *argv[] = {
+			initdb,		"-D", data,   "-U",	   "postgres",
+			"--auth=trust", "-E", "UTF8", "--no-sync", NULL};
 
 		rc = pgt_run(argv, 1, b->dir, log);
 	}
@@ -216,8 +216,8 @@ static int pgt_start(struct pgt *b)
 	}
 	for (int i = 0; i < 8; i++) {
 		char srvlog[96];
-		char *argv[] = {pg_ctl, "-D", data, "-l", srvlog, "-o", opts,
-				"-w", "-t", "30", "start", NULL};
+		char *argv[] = {pg_ctl, "-D", data, "-l", srvlog,  "-o",
+				opts,	"-w", "-t", "30", "start", NULL};
 
 		b->port = 26432 + (int)(getpid() % 1000) + i * 1000;
 		snprintf(srvlog, sizeof(srvlog), "%s/server.log", b->dir);

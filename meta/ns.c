@@ -254,9 +254,12 @@ int ns_make_txn(struct vkv_txn *txn, struct ns_op *op)
 		return rc;
 	if (!p->nlink)
 		return -ENOENT; /* removed directory, still referenced */
-	rc = ns_dentry_get(txn, op->parent, op->name, op->nlen, &ino, &type);
-	if (rc != -ENOENT)
-		return rc < 0 ? rc : -EEXIST;
+	if (!op->name_absent) {
+		rc = ns_dentry_get(txn, op->parent, op->name, op->nlen, &ino,
+				   &type);
+		if (rc != -ENOENT)
+			return rc < 0 ? rc : -EEXIST;
+	}
 	ns_inode_init(in, op->newino, op->mode, op->cr, p);
 	rc = ns_layout_assign(op, in, p);
 	if (rc < 0)

@@ -62,8 +62,10 @@ static int ns_create_txn(struct vkv_txn *txn, void *arg)
 	uint64_t ino;
 	int rc;
 
+	op->name_absent = 0;
 	rc = ns_dentry_get(txn, op->parent, op->name, op->nlen, &ino, &type);
 	if (rc == -ENOENT) {
+		op->name_absent = 1; /* one lookup, not two */
 		rc = ns_make_txn(txn, op);
 		if (rc < 0)
 			return rc;

@@ -32,6 +32,8 @@
 #include "meta/ns.h"
 
 #define NS_REC_VERSION 1
+/* Slots of struct vns's lease cache (by client id hash). */
+#define NS_LEASE_CACHE 256
 
 struct vns {
 	struct vkv *kv;
@@ -43,6 +45,12 @@ struct vns {
 	uint32_t nchains;	    /* 0: none, regular files -ENOSPC */
 	uint32_t lease_ms;
 	unsigned seed;		    /* rand_r: first chains */
+	/* Leases seen in the store (client, expiry), so that a session or
+	 * lock op of a client with a fresh lease skips reading it. */
+	struct {
+		uint64_t client;
+		int64_t exp;
+	} lease_cache[NS_LEASE_CACHE];
 	/* Relaxed counters (vns_get_stats). */
 	_Atomic uint64_t replays, idem_expired, leases_expired,
 		sessions_dropped, locks_dropped;

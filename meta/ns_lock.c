@@ -79,13 +79,39 @@ static int ns_lease_put(struct vkv_txn *txn, struct vns *ns, uint64_t client,
 		txn, &k, (uint64_t)(now + (int64_t)vns_lease_ms(ns) * 1000000));
 }
 
+/*
+ * The cache only holds expiries READ from the store: a lease record only
+ * moves forward (renewals) or goes when it has expired (the sweep), so a
+ * cached expiry well in the future proves the record is there. A put is
+ * never cached: its transaction may still abort.
+ */
+static unsigned ns_lease_slot(uint64_t client)
+{
+	return (unsigned)((client * 0x9e3779b97f4a7c15ull) >> 56) %
+	       NS_LEASE_CACHE;
+}
+
 int ns_lease_ensure(struct vkv_txn *txn, struct vns *ns, uint64_t client)
 {
-	int64_t now = ns_now(), exp;
-	int rc = ns_lease_get(txn, client, &exp);
+	unsigned slot = ns_lease_slot(client);
+	int64_t now = ns_now(), exp, margin;
+	int rc, fresh;
 
-	if (!rc && exp >= now)
+	margin = (int64_t)vns_lease_ms(ns) * 500000; /* half the lease */
+	pthread_mutex_lock(&ns->lock);
+	fresh = ns->lease_cache[slot].client == client &&
+		ns->lease_cache[slot].exp > now + margin;
+	pthread_mutex_unlock(&ns->lock);
+	if (fresh)
 		return 0;
+	rc = ns_lease_get(txn, client, &exp);
+	if (!rc && exp >= now) {
+		pthread_mutex_lock(&ns->lock);
+		ns->lease_cache[slot].client = client;
+		ns->lease_cache[slot].exp = exp;
+		pthread_mutex_unlock(&ns->lock);
+		return 0;
+	}
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	return ns_lease_put(txn, ns, client, now);

@@ -24,6 +24,7 @@ struct ns_op {
 	const char *name, *newname, *target;
 	size_t nlen, newnlen;
 	uint32_t mode, rdev, flags, oflags;
+	int name_absent; /* ns_make_txn: the caller looked the name up */
 	const struct vsetattr *sa;
 	struct vns_layout layout; /* cluster default, table_version */
 	uint32_t nchains;	  /* of the chain table; 0: none */

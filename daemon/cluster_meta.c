@@ -145,6 +145,12 @@ static void vcl_mop_on_reply(struct vrpc_call *call,
 		vcl_mop_retry(m, err);
 		return;
 	}
+	/* metad gave up on a transaction that kept conflicting: again.
+	 * (LOCK's -EAGAIN is a refusal, for the caller.) */
+	if (err == -EAGAIN && !res->local && m->op != WIRE_META_LOCK) {
+		vcl_mop_retry(m, err);
+		return;
+	}
 	if (err) {
 		if (res->local)
 			vlog_warn("metad %s: %s: %s", m->wk->meta_url,
@@ -701,6 +707,21 @@ void vcl_statfs(struct backend *b, uint64_t ino, struct bcall *c)
 		vcl_mop_start(m);
 }
 
+/*
+ * The namespaces metad keeps: user. and trusted. (the kernel already holds
+ * trusted.* to CAP_SYS_ADMIN and user.* to files and directories). Others,
+ * system.posix_acl_* included, are -EOPNOTSUPP: ACLs are not kept, and
+ * saying so makes cp -a and friends fall back to chmod.
+ */
+static int vcl_xattr_ns(const char *name)
+{
+	if (!strncmp(name, "user.", 5))
+		return name[5] ? 0 : -EINVAL;
+	if (!strncmp(name, "trusted.", 8))
+		return name[8] ? 0 : -EINVAL;
+	return -EOPNOTSUPP;
+}
+
 void vcl_setxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		  const char *name, const void *value, size_t size,
 		  uint32_t flags, struct bcall *c)
@@ -708,6 +729,12 @@ void vcl_setxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 	struct vcl_mop *m;
 	int ret;
 
+	ret = vcl_xattr_ns(name);
+	if (ret) {
+		c->err = ret;
+		c->done(c);
+		return;
+	}
 	if (size > WIRE_META_VALUE_MAX) {
 		c->err = -E2BIG;
 		c->done(c);
@@ -727,11 +754,33 @@ void vcl_setxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 	vcl_mop_start(m);
 }
 
+/* LISTXATTR for a caller other than root: trusted.* names left out. */
+static uint32_t vcl_xattr_list_filter(uint8_t *v, uint32_t len)
+{
+	uint32_t in = 0, out = 0, n;
+
+	while (in < len) {
+		n = (uint32_t)strnlen((char *)v + in, len - in) + 1;
+		if (strncmp((char *)v + in, "trusted.", 8)) {
+			memmove(v + out, v + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 static void vcl_done_xattr(struct vcl_mop *m, int err,
 			   const struct wire_meta_rep *rep)
 {
 	struct bcall *c = m->c;
+	struct wire_meta_rep *r = m->wk->rep;
 
+	if (!err && m->op == WIRE_META_LISTXATTR && m->u64[0] != 0 &&
+	    r->value_len) {
+		/* A size query (cap 0) keeps metad's size: an upper bound. */
+		r->value_len = vcl_xattr_list_filter(r->value, r->value_len);
+	}
 	if (!err) {
 		if (c->cap == 0) {
 			c->count = rep->size;
@@ -748,10 +797,15 @@ static void vcl_done_xattr(struct vcl_mop *m, int err,
 void vcl_getxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		  const char *name, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_GETXATTR, x,
-					vcl_done_xattr);
-	int ret;
+	struct vcl_mop *m;
+	int ret = vcl_xattr_ns(name);
 
+	if (ret) {
+		c->err = ret;
+		c->done(c);
+		return;
+	}
+	m = vcl_mop_new(c, WIRE_META_GETXATTR, x, vcl_done_xattr);
 	if (!m)
 		return;
 	m->wk->req->ino = ino;
@@ -771,6 +825,7 @@ void vcl_listxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 
 	if (!m)
 		return;
+	m->u64[0] = x->uid; /* nonzero: trusted.* is not listed */
 	m->wk->req->ino = ino;
 	m->wk->req->cap = c->cap < WIRE_META_VALUE_MAX ? (uint32_t)c->cap
 						       : WIRE_META_VALUE_MAX;
@@ -780,10 +835,15 @@ void vcl_listxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 void vcl_removexattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		     const char *name, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_REMOVEXATTR, x,
-					vcl_done_plain);
-	int ret;
+	struct vcl_mop *m;
+	int ret = vcl_xattr_ns(name);
 
+	if (ret) {
+		c->err = ret;
+		c->done(c);
+		return;
+	}
+	m = vcl_mop_new(c, WIRE_META_REMOVEXATTR, x, vcl_done_plain);
 	if (!m)
 		return;
 	m->wk->req->ino = ino;

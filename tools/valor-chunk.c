@@ -754,9 +754,31 @@ static int vchk_meta_eq(const struct wire_chunk_meta *a,
 	       a->pending_ver == b->pending_ver;
 }
 
-/* Compare every member of chain @ch; the number of differences. */
+/*
+ * After -ESTALE: pull routing and take @ch's new version, if its members
+ * are the same targets in the same states. 1 when there is a new version
+ * to read under, 0 otherwise (the difference is then reported).
+ */
+static int vchk_chain_moved(struct vchk *c, struct wire_routing_chain *ch)
+{
+	const struct wire_routing_chain *now;
+
+	vchk_refresh(c, 1000);
+	now = vchk_routing(c) ? vrouting_chain(vchk_routing(c), ch->id) : NULL;
+	if (!now || now->version == ch->version ||
+	    now->ntargets != ch->ntargets ||
+	    memcmp(now->target_ids, ch->target_ids,
+		   ch->ntargets * sizeof(ch->target_ids[0])) ||
+	    memcmp(now->states, ch->states, ch->ntargets))
+		return 0;
+	ch->version = now->version;
+	return 1;
+}
+
+/* Compare every member of chain @ch (a copy: routing may change under
+ * us); the number of differences. */
 static uint64_t vchk_verify_chain(struct vchk *c,
-				  const struct wire_routing_chain *ch,
+				  struct wire_routing_chain *ch,
 				  uint64_t *nchunks)
 {
 	struct vchk_dump d[WIRE_MAX_REPLICAS] = {{0}};
@@ -837,6 +859,16 @@ static uint64_t vchk_verify_chain(struct vchk *c,
 			ret = vchk_call(c, url, WIRE_STORAGE_READ, body, len,
 					NULL, 0, buf, WIRE_CHUNK_SIZE_MAX,
 					5000);
+			if (ret == -ESTALE && vchk_chain_moved(c, ch)) {
+				/* The chain version moved on (a member's
+				 * state changed): read again under it. */
+				q.chain_version = ch->version;
+				wire_read_req_encode(&q, body, sizeof(body),
+						     &len);
+				ret = vchk_call(c, url, WIRE_STORAGE_READ, body,
+						len, NULL, 0, buf,
+						WIRE_CHUNK_SIZE_MAX, 5000);
+			}
 			n = ret < 0 ? ret : (ssize_t)c->data_len;
 			if (n < 0) {
 				printf("chain %u chunk %" PRIu64 ":%u: READ at "
@@ -869,12 +901,20 @@ static int vchk_cmd_verify(struct vchk *c)
 {
 	const struct wire_routing *r = vchk_routing(c);
 	uint64_t diffs = 0, chunks = 0;
+	uint32_t nchains = r->nchains;
+	struct wire_routing_chain *chains;
 
-	for (uint32_t i = 0; i < r->nchains; i++)
-		diffs += vchk_verify_chain(c, &r->chains[i], &chunks);
+	/* Copies: a refresh during the walk replaces the routing. */
+	chains = malloc((nchains ? nchains : 1) * sizeof(*chains));
+	if (!chains)
+		return VCHK_EFAIL;
+	memcpy(chains, r->chains, nchains * sizeof(*chains));
+	for (uint32_t i = 0; i < nchains; i++)
+		diffs += vchk_verify_chain(c, &chains[i], &chunks);
+	free(chains);
 	printf("verified %u chain(s), %" PRIu64 " chunk(s): %s (%" PRIu64
 	       " difference(s))\n",
-	       r->nchains, chunks, diffs ? "REPLICAS DIFFER" : "identical",
+	       nchains, chunks, diffs ? "REPLICAS DIFFER" : "identical",
 	       diffs);
 	return diffs ? VCHK_EFAIL : VCHK_OK;
 }

@@ -164,6 +164,7 @@ install: all
 	install -m 755 tools/mount.valorfs $(DESTDIR)/sbin/mount.valorfs
 	ln -sf mount.valorfs $(DESTDIR)/sbin/mount.fuse.valorfs
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
+	ln -sf valor-up.8 $(DESTDIR)$(PREFIX)/share/man/man8/valor-down.8
 
 clean:
 	rm -rf build

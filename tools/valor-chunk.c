@@ -754,32 +754,12 @@ static int vchk_meta_eq(const struct wire_chunk_meta *a,
 	       a->pending_ver == b->pending_ver;
 }
 
-/*
- * After -ESTALE: pull routing and take @ch's new version, if its members
- * are the same targets in the same states. 1 when there is a new version
- * to read under, 0 otherwise (the difference is then reported).
- */
-static int vchk_chain_moved(struct vchk *c, struct wire_routing_chain *ch)
-{
-	const struct wire_routing_chain *now;
-
-	vchk_refresh(c, 1000);
-	now = vchk_routing(c) ? vrouting_chain(vchk_routing(c), ch->id) : NULL;
-	if (!now || now->version == ch->version ||
-	    now->ntargets != ch->ntargets ||
-	    memcmp(now->target_ids, ch->target_ids,
-		   ch->ntargets * sizeof(ch->target_ids[0])) ||
-	    memcmp(now->states, ch->states, ch->ntargets))
-		return 0;
-	ch->version = now->version;
-	return 1;
-}
-
 /* Compare every member of chain @ch (a copy: routing may change under
- * us); the number of differences. */
+ * us); the number of differences. *@stale is set when a member answered
+ * -ESTALE: the chain changed meanwhile and the caller verifies it again. */
 static uint64_t vchk_verify_chain(struct vchk *c,
-				  struct wire_routing_chain *ch,
-				  uint64_t *nchunks)
+				  const struct wire_routing_chain *ch,
+				  uint64_t *nchunks, int *stale)
 {
 	struct vchk_dump d[WIRE_MAX_REPLICAS] = {{0}};
 	uint8_t *ref = NULL, *got = NULL;
@@ -800,6 +780,8 @@ static uint64_t vchk_verify_chain(struct vchk *c,
 			goto out;
 		}
 		ret = url ? vchk_dump_member(c, url, ch->id, &d[k]) : -ENXIO;
+		if (ret == -ESTALE)
+			*stale = 1;
 		if (ret < 0) {
 			printf("chain %u member %u (target %u): DUMP_META: "
 			       "%s\n",
@@ -859,16 +841,8 @@ static uint64_t vchk_verify_chain(struct vchk *c,
 			ret = vchk_call(c, url, WIRE_STORAGE_READ, body, len,
 					NULL, 0, buf, WIRE_CHUNK_SIZE_MAX,
 					5000);
-			if (ret == -ESTALE && vchk_chain_moved(c, ch)) {
-				/* The chain version moved on (a member's
-				 * state changed): read again under it. */
-				q.chain_version = ch->version;
-				wire_read_req_encode(&q, body, sizeof(body),
-						     &len);
-				ret = vchk_call(c, url, WIRE_STORAGE_READ, body,
-						len, NULL, 0, buf,
-						WIRE_CHUNK_SIZE_MAX, 5000);
-			}
+			if (ret == -ESTALE)
+				*stale = 1;
 			n = ret < 0 ? ret : (ssize_t)c->data_len;
 			if (n < 0) {
 				printf("chain %u chunk %" PRIu64 ":%u: READ at "
@@ -900,18 +874,46 @@ out:
 static int vchk_cmd_verify(struct vchk *c)
 {
 	const struct wire_routing *r = vchk_routing(c);
-	uint64_t diffs = 0, chunks = 0;
+	uint64_t diffs = 0, chunks = 0, d = 0, n = 0;
 	uint32_t nchains = r->nchains;
-	struct wire_routing_chain *chains;
+	const struct wire_routing_chain *now;
+	struct wire_routing_chain ch;
+	uint32_t *ids;
+	int stale;
 
-	/* Copies: a refresh during the walk replaces the routing. */
-	chains = malloc((nchains ? nchains : 1) * sizeof(*chains));
-	if (!chains)
+	/* Chain ids first: a refresh during the walk replaces the routing. */
+	ids = malloc((nchains ? nchains : 1) * sizeof(*ids));
+	if (!ids)
 		return VCHK_EFAIL;
-	memcpy(chains, r->chains, nchains * sizeof(*chains));
 	for (uint32_t i = 0; i < nchains; i++)
-		diffs += vchk_verify_chain(c, &chains[i], &chunks);
-	free(chains);
+		ids[i] = r->chains[i].id;
+	for (uint32_t i = 0; i < nchains; i++) {
+		/* A member answering -ESTALE means the chain moved on (a
+		 * state change, a new version): verify it again, a few
+		 * times, under the routing of the moment. */
+		for (int attempt = 0;; attempt++) {
+			now = vrouting_chain(vchk_routing(c), ids[i]);
+			if (!now) {
+				printf("chain %u: gone from the routing\n",
+				       ids[i]);
+				d = 1;
+				break;
+			}
+			ch = *now;
+			stale = 0;
+			n = 0;
+			d = vchk_verify_chain(c, &ch, &n, &stale);
+			if (!d || !stale || attempt == 4)
+				break;
+			printf("chain %u changed during the check (-ESTALE): "
+			       "verifying it again\n",
+			       ids[i]);
+			vchk_refresh(c, 1000);
+		}
+		chunks += n;
+		diffs += d;
+	}
+	free(ids);
 	printf("verified %u chain(s), %" PRIu64 " chunk(s): %s (%" PRIu64
 	       " difference(s))\n",
 	       nchains, chunks, diffs ? "REPLICAS DIFFER" : "identical",

@@ -8,6 +8,7 @@
 #   4. cluster manager: tests/integration/mgmtd.sh BUILD_DIR
 #   5. storage servers: tests/integration/storaged.sh BUILD_DIR
 #   6. metadata servers: tests/integration/metad.sh BUILD_DIR
+#   7. the cluster end to end: tests/integration/cluster.sh BUILD_DIR
 # and prints the combined "N passed, N failed, N skipped" (each unit binary,
 # each fuzz target and each integration check counts once). Exits 1 if
 # anything failed.
@@ -109,6 +110,7 @@ part "integration tests" "$HERE/integration/run.sh" "$BUILD"
 part "mgmtd integration tests" "$HERE/integration/mgmtd.sh" "$BUILD"
 part "storaged integration tests" "$HERE/integration/storaged.sh" "$BUILD"
 part "metad integration tests" "$HERE/integration/metad.sh" "$BUILD"
+part "cluster integration tests" "$HERE/integration/cluster.sh" "$BUILD"
 echo "# ----"
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

@@ -44,7 +44,7 @@ static void vcl_route_free(struct vcl_route *rt)
 	free(rt);
 }
 
-static void vcl_route_put(struct vcl_route *rt)
+void vcl_route_put(struct vcl_route *rt)
 {
 	/* acq_rel: the last holder sees every write made before a put. */
 	if (rt && atomic_fetch_sub_explicit(&rt->refs, 1,
@@ -92,8 +92,7 @@ uint32_t vcl_route_stripe_chain(const struct vcl_route *rt, uint32_t first,
 	return rt->table[((uint64_t)first + pos) % rt->ntable];
 }
 
-/* An indexed copy of @r; NULL without memory. */
-static struct vcl_route *vcl_route_build(const struct wire_routing *r)
+struct vcl_route *vcl_route_build(const struct wire_routing *r)
 {
 	struct vcl_route *rt = calloc(1, sizeof(*rt));
 

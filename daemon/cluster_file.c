@@ -947,15 +947,14 @@ struct vcl_seek {
 
 static int vcl_seek_query(struct vcl_seek *sk, uint64_t from_chunk);
 
-/* 1: *out is the answer; 0: ask again from chunk *again. */
-static int vcl_seek_eval(struct vcl_seek *sk, const struct vcl_chunk_rec *r,
-			 size_t n, uint64_t complete, uint64_t *out,
-			 uint64_t *again)
+int vcl_seek_find(uint32_t whence, uint64_t off, uint64_t size,
+		  uint32_t chunk_size, const struct vcl_chunk_rec *r, size_t n,
+		  uint64_t complete, uint64_t *out, uint64_t *again)
 {
-	uint64_t cs = sk->l.chunk_size, pos = sk->off, c = pos / cs;
+	uint64_t cs = chunk_size, pos = off, c = pos / cs;
 	size_t i = 0;
 
-	if (sk->whence == SEEK_DATA) {
+	if (whence == SEEK_DATA) {
 		for (i = 0; i < n; i++) {
 			uint64_t s0 = r[i].index * cs, e0 = s0 + r[i].length;
 
@@ -966,7 +965,7 @@ static int vcl_seek_eval(struct vcl_seek *sk, const struct vcl_chunk_rec *r,
 			*out = pos > s0 ? pos : s0;
 			return 1;
 		}
-		if (complete == UINT64_MAX || (complete + 1) * cs >= sk->size) {
+		if (complete == UINT64_MAX || (complete + 1) * cs >= size) {
 			*out = UINT64_MAX; /* no data past @off: ENXIO */
 			return 1;
 		}
@@ -974,8 +973,8 @@ static int vcl_seek_eval(struct vcl_seek *sk, const struct vcl_chunk_rec *r,
 		return 0;
 	}
 	for (;;) {
-		if (c * cs >= sk->size) {
-			*out = sk->size;
+		if (c * cs >= size) {
+			*out = size;
 			return 1;
 		}
 		if (c > complete) {
@@ -1008,7 +1007,9 @@ static void vcl_seek_done(struct vcl_io *io, int err)
 
 	if (!err) {
 		vcl_io_map(io, &r, &n, &complete);
-		if (!vcl_seek_eval(sk, r, n, complete, &out, &again)) {
+		if (!vcl_seek_find(sk->whence, sk->off, sk->size,
+				   sk->l.chunk_size, r, n, complete, &out,
+				   &again)) {
 			/* Past a full page of chunk records: the next one. */
 			if (sk->whence == SEEK_HOLE && again * sk->l.chunk_size >
 							       sk->off)

@@ -83,6 +83,10 @@ struct vcl_route {
 	uint32_t replicas; /* members of the widest chain (statfs) */
 };
 
+/* An indexed copy of @r (one reference), or NULL without memory. */
+struct vcl_route *vcl_route_build(const struct wire_routing *r);
+/* Drop a reference; the last one frees. NULL: no-op. Any thread. */
+void vcl_route_put(struct vcl_route *rt);
 const struct vcl_chain *vcl_route_chain(const struct vcl_route *rt,
 					uint32_t chain_id);
 const struct vcl_node *vcl_route_node(const struct vcl_route *rt,
@@ -418,6 +422,16 @@ void vcl_fallocate(struct backend *b, uint64_t ino, uint64_t fh,
 		   uint32_t mode, uint64_t off, uint64_t len, struct bcall *c);
 void vcl_lseek(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 	       uint32_t whence, struct bcall *c);
+/*
+ * SEEK_DATA/SEEK_HOLE (@whence) from @off in a file of @size bytes whose
+ * chunks from @off's on are @r[0..@n) (sorted, complete up to chunk
+ * @complete). 1: *@out is the answer (UINT64_MAX: no data, ENXIO; a hole
+ * answer is at most @size); 0: records past @complete are needed, ask
+ * again from chunk *@again. Pure (unit-tested).
+ */
+int vcl_seek_find(uint32_t whence, uint64_t off, uint64_t size,
+		  uint32_t chunk_size, const struct vcl_chunk_rec *r, size_t n,
+		  uint64_t complete, uint64_t *out, uint64_t *again);
 
 /* ---- locks (cluster_lock.c) --------------------------------------------- */
 

@@ -433,8 +433,7 @@ void vcl_write(struct backend *b, const struct vctx *x, uint64_t ino,
 		c->done(c);
 		return;
 	}
-	if (f->flags & O_APPEND)
-		off = vcl_inode_size(cl, f->in);
+	/* O_APPEND: the kernel already put @off at the end it knows. */
 	/* The call carries what the completion needs. */
 	c->off = off;
 	c->count = size;

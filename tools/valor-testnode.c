@@ -47,10 +47,10 @@
 #include "common/log.h"
 #include "common/url.h"
 #include "proto/wire_msg.h"
+#include "rdma/mgmtc.h"
 #include "rdma/rpc.h"
 #include "ring/loop.h"
 
-#define TNODE_CALL_TIMEOUT_MS 2000
 #define TNODE_CAPACITY_DEFAULT (1ull << 30)
 
 #define tnode_container_of(p, type, member)                                    \
@@ -71,46 +71,22 @@ struct tnode_opts {
 	int debug;
 };
 
-/* Loop thread only. Heap: the register request and routing are large. */
+/* Loop thread only. */
 struct tnode {
 	struct tnode_opts o;
 	struct vloop *loop;
 	struct vauth_secret *secret;
 	struct vrpc_server *srv;
-	struct vrpc_client *cli;
+	struct vmgmtc *mgmtc; /* registration, heartbeats, routing */
 	struct vctl *ctl;
-	struct vloop_timer tick;
 	struct vloop_watch sig;
 	int sig_fd;
 	int pidfile_written;
-
-	/* What mgmtd told us. */
-	uint32_t node_id; /* 0: not registered */
+	char (*paths)[PATH_MAX + 16];
+	const char **path_ptrs;
 	uint32_t target_ids[WIRE_MAX_TARGETS_PER_NODE];
-	uint32_t interval_ms;
-	uint64_t routing_version; /* of the routing we pulled */
-	uint64_t latest_version;  /* the newest a heartbeat announced */
 	uint32_t public_state[WIRE_MAX_TARGETS_PER_NODE];
-
-	/* One control call (register or heartbeat) and one routing pull. */
-	struct vrpc_call ctl_call;
-	int ctl_busy;
-	struct vrpc_call rt_call;
-	int rt_busy;
-	uint8_t rt_body[WIRE_ROUTING_REQ_LEN];
-	uint8_t body[WIRE_REGISTER_REQ_MAX_LEN];
-
-	uint64_t n_register, n_heartbeat, n_errors, n_routing;
-
-	struct wire_register_req reg;
-	struct wire_heartbeat_req hb;
-	struct wire_routing routing;
 };
-
-static void tnode_tick_soon(struct tnode *t, uint64_t ms)
-{
-	vloop_timer_add(t->loop, &t->tick, ms * 1000000ull);
-}
 
 /* ---- the target figures -------------------------------------------------- */
 
@@ -120,216 +96,48 @@ static void tnode_target_path(const struct tnode *t, uint32_t i, char *buf,
 	snprintf(buf, len, "%s/t%u", t->o.data, i);
 }
 
-/* Capacity and use of target @i's file system, or a fixed 1 GiB. */
-static void tnode_target_space(const struct tnode *t, uint32_t i,
-			       uint64_t *capacity, uint64_t *used)
+/* Each heartbeat line: the state --state (or a signal) says, and the
+ * capacity and use of the target's file system, or a fixed 1 GiB. */
+static void tnode_fill_target(void *arg, uint32_t i,
+			      struct wire_heartbeat_target *ht)
 {
-	char path[PATH_MAX + 16];
+	struct tnode *t = arg;
 	struct statvfs sv;
 
-	tnode_target_path(t, i, path, sizeof(path));
-	if (statvfs(path, &sv)) {
-		*capacity = TNODE_CAPACITY_DEFAULT;
-		*used = 0;
+	ht->local_state = t->o.state;
+	if (statvfs(t->paths[i], &sv)) {
+		ht->capacity = TNODE_CAPACITY_DEFAULT;
+		ht->used = 0;
 		return;
 	}
-	*capacity = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	ht->capacity = (uint64_t)sv.f_blocks * sv.f_frsize;
+	ht->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
 }
 
-/* ---- calls to mgmtd ------------------------------------------------------ */
-
-static void tnode_on_routing(struct vrpc_call *call,
-			     const struct vrpc_result *res, void *arg)
+static void tnode_on_registered(void *arg, uint32_t node_id,
+				const uint32_t *target_ids)
 {
 	struct tnode *t = arg;
-	int ret;
 
-	t->rt_busy = 0;
-	if (res->status) {
-		vlog_debug("GET_ROUTING: %s", strerror(-res->status));
-		return;
-	}
-	ret = wire_routing_decode(res->body, res->body_len, &t->routing);
-	if (ret < 0) {
-		vlog_warn("GET_ROUTING: the reply does not decode: %s",
-			  strerror(-ret));
-		return;
-	}
-	t->n_routing++;
-	if (t->routing.unchanged)
-		return;
-	t->routing_version = t->routing.version;
-	for (uint32_t i = 0; i < t->o.ntargets; i++) {
-		for (uint32_t j = 0; j < t->routing.ntargets; j++) {
-			const struct wire_routing_target *w =
-				&t->routing.targets[j];
-
-			if (w->id != t->target_ids[i] ||
-			    w->public_state == t->public_state[i])
-				continue;
-			t->public_state[i] = w->public_state;
-			vlog_info("target %u is %s (routing version %llu)",
-				  w->id,
-				  wire_public_state_name(w->public_state),
-				  (unsigned long long)t->routing_version);
-		}
-	}
+	memcpy(t->target_ids, target_ids,
+	       t->o.ntargets * sizeof(t->target_ids[0]));
 }
 
-/* Pull routing when a heartbeat announced a newer one. */
-static void tnode_pull_routing(struct tnode *t)
-{
-	struct wire_routing_req q = {.since_version = t->routing_version};
-	size_t len;
-	int ret;
-
-	if (t->rt_busy || t->latest_version <= t->routing_version)
-		return;
-	if (wire_routing_req_encode(&q, t->rt_body, sizeof(t->rt_body), &len))
-		return;
-	ret = vrpc_call(t->cli, WIRE_MGMTD_GET_ROUTING, t->rt_body,
-			(uint32_t)len, NULL, 0, NULL, 0, TNODE_CALL_TIMEOUT_MS,
-			tnode_on_routing, t, &t->rt_call);
-	if (ret == 0)
-		t->rt_busy = 1;
-}
-
-static void tnode_on_register(struct vrpc_call *call,
-			      const struct vrpc_result *res, void *arg)
+/* Log what mgmtd made of our targets. */
+static void tnode_on_routing(void *arg, const struct wire_routing *r)
 {
 	struct tnode *t = arg;
-	struct wire_register_resp resp;
-	int ret;
+	const struct wire_routing_target *w;
 
-	t->ctl_busy = 0;
-	ret = res->status;
-	if (!ret)
-		ret = wire_register_resp_decode(res->body, res->body_len,
-						&resp);
-	if (!ret && resp.ntargets != t->o.ntargets)
-		ret = -EPROTO;
-	if (ret) {
-		t->n_errors++;
-		vlog(ret == -ETIMEDOUT || ret == -ECONNRESET ? VLOG_INFO
-							     : VLOG_WARN,
-		     "REGISTER with %s: %s; retrying", t->o.mgmtd,
-		     strerror(-ret));
-		return;
-	}
-	t->n_register++;
-	t->node_id = resp.node_id;
-	memcpy(t->target_ids, resp.target_ids,
-	       resp.ntargets * sizeof(resp.target_ids[0]));
-	if (resp.heartbeat_interval_ms)
-		t->interval_ms = resp.heartbeat_interval_ms;
-	vlog_info("registered with %s as node %u, %u target(s) from id %u, "
-		  "heartbeat every %u ms",
-		  t->o.mgmtd, t->node_id, resp.ntargets,
-		  resp.ntargets ? resp.target_ids[0] : 0, t->interval_ms);
-	tnode_tick_soon(t, 0); /* report the local states at once */
-}
-
-static void tnode_on_heartbeat(struct vrpc_call *call,
-			       const struct vrpc_result *res, void *arg)
-{
-	struct tnode *t = arg;
-	struct wire_heartbeat_resp resp;
-	int ret;
-
-	t->ctl_busy = 0;
-	ret = res->status;
-	if (!ret)
-		ret = wire_heartbeat_resp_decode(res->body, res->body_len,
-						 &resp);
-	if (ret == -ENOENT && !res->local) {
-		vlog_warn("mgmtd does not know node %u: registering again",
-			  t->node_id);
-		t->node_id = 0;
-		tnode_tick_soon(t, 0);
-		return;
-	}
-	if (ret) {
-		t->n_errors++;
-		vlog_info("HEARTBEAT: %s", strerror(-ret));
-		return;
-	}
-	t->n_heartbeat++;
-	if (resp.routing_version > t->latest_version)
-		t->latest_version = resp.routing_version;
-	tnode_pull_routing(t);
-}
-
-static int tnode_send_register(struct tnode *t)
-{
-	struct wire_register_req *q = &t->reg;
-	size_t len;
-	int ret;
-
-	memset(q, 0, sizeof(*q));
-	q->node_id = 0; /* mgmtd finds us by url and role */
-	q->role = WIRE_ROLE_STORAGE;
-	snprintf(q->url, sizeof(q->url), "%s", t->o.url);
-	snprintf(q->hostname, sizeof(q->hostname), "%s", t->o.host);
-	q->ntargets = t->o.ntargets;
 	for (uint32_t i = 0; i < t->o.ntargets; i++) {
-		tnode_target_path(t, i, q->targets[i].path,
-				  sizeof(q->targets[i].path));
-		tnode_target_space(t, i, &q->targets[i].capacity,
-				   &q->targets[i].used);
+		w = vrouting_target(r, t->target_ids[i]);
+		if (!w || w->public_state == t->public_state[i])
+			continue;
+		t->public_state[i] = w->public_state;
+		vlog_info("target %u is %s (routing version %llu)", w->id,
+			  wire_public_state_name(w->public_state),
+			  (unsigned long long)r->version);
 	}
-	ret = wire_register_req_encode(q, t->body, sizeof(t->body), &len);
-	if (ret < 0)
-		return ret;
-	ret = vrpc_call(t->cli, WIRE_MGMTD_REGISTER, t->body, (uint32_t)len,
-			NULL, 0, NULL, 0, TNODE_CALL_TIMEOUT_MS,
-			tnode_on_register, t, &t->ctl_call);
-	if (ret == 0)
-		t->ctl_busy = 1;
-	return ret;
-}
-
-static int tnode_send_heartbeat(struct tnode *t)
-{
-	struct wire_heartbeat_req *q = &t->hb;
-	size_t len;
-	int ret;
-
-	memset(q, 0, sizeof(*q));
-	q->node_id = t->node_id;
-	q->routing_version = t->routing_version;
-	q->ntargets = t->o.ntargets;
-	for (uint32_t i = 0; i < t->o.ntargets; i++) {
-		q->targets[i].id = t->target_ids[i];
-		q->targets[i].local_state = t->o.state;
-		tnode_target_space(t, i, &q->targets[i].capacity,
-				   &q->targets[i].used);
-	}
-	ret = wire_heartbeat_req_encode(q, t->body, sizeof(t->body), &len);
-	if (ret < 0)
-		return ret;
-	ret = vrpc_call(t->cli, WIRE_MGMTD_HEARTBEAT, t->body, (uint32_t)len,
-			NULL, 0, NULL, 0, TNODE_CALL_TIMEOUT_MS,
-			tnode_on_heartbeat, t, &t->ctl_call);
-	if (ret == 0)
-		t->ctl_busy = 1;
-	return ret;
-}
-
-static void tnode_on_tick(struct vloop_timer *tm)
-{
-	struct tnode *t = tnode_container_of(tm, struct tnode, tick);
-	int ret = 0;
-
-	tnode_tick_soon(t, t->interval_ms);
-	if (t->ctl_busy)
-		return; /* the last one has not come back yet */
-	if (t->node_id)
-		ret = tnode_send_heartbeat(t);
-	else
-		ret = tnode_send_register(t);
-	if (ret < 0)
-		vlog_err("cannot call mgmtd: %s", strerror(-ret));
 }
 
 /* ---- signals, control socket -------------------------------------------- */
@@ -346,8 +154,7 @@ static void tnode_on_signal(struct vloop_watch *w, uint32_t revents)
 						     : WIRE_LOCAL_ONLINE;
 		vlog_info("reporting targets %s from now on",
 			  wire_local_state_name(t->o.state));
-		if (t->node_id)
-			tnode_tick_soon(t, 0);
+		vmgmtc_heartbeat_now(t->mgmtc);
 		return;
 	}
 	vlog_info("signal %u: stopping", si.ssi_signo);
@@ -357,7 +164,9 @@ static void tnode_on_signal(struct vloop_watch *w, uint32_t revents)
 static void tnode_report(void *arg, int json, struct vctl_buf *b)
 {
 	struct tnode *t = arg;
+	struct vmgmtc_stats st;
 
+	vmgmtc_stats(t->mgmtc, &st);
 	vctl_printf(b,
 		    json ? "{\"program\":\"valor-testnode\",\"pid\":%d,"
 			   "\"node_id\":%u,\"routing_version\":%llu,"
@@ -367,12 +176,12 @@ static void tnode_report(void *arg, int json, struct vctl_buf *b)
 			 : "valor-testnode pid %d: node %u, routing version "
 			   "%llu\nregistrations %llu, heartbeats %llu, routing "
 			   "pulls %llu, errors %llu, reporting %s\n",
-		    (int)getpid(), t->node_id,
-		    (unsigned long long)t->routing_version,
-		    (unsigned long long)t->n_register,
-		    (unsigned long long)t->n_heartbeat,
-		    (unsigned long long)t->n_routing,
-		    (unsigned long long)t->n_errors,
+		    (int)getpid(), st.node_id,
+		    (unsigned long long)st.routing_version,
+		    (unsigned long long)st.registrations,
+		    (unsigned long long)st.heartbeats,
+		    (unsigned long long)st.routing_pulls,
+		    (unsigned long long)st.errors,
 		    wire_local_state_name(t->o.state));
 }
 
@@ -563,9 +372,16 @@ static void tnode_make_dirs(const struct tnode *t)
 
 static int tnode_start(struct tnode *t)
 {
-	struct vrpc_client_opts copts = {
-		.backoff_min_ms = 100,
-		.backoff_max_ms = 1000,
+	struct vmgmtc_opts mo = {
+		.mgmtd_url = t->o.mgmtd,
+		.role = WIRE_ROLE_STORAGE,
+		.url = t->o.url,
+		.hostname = t->o.host,
+		.ntargets = t->o.ntargets,
+		.fill_target = tnode_fill_target,
+		.on_registered = tnode_on_registered,
+		.on_routing = tnode_on_routing,
+		.arg = t,
 	};
 	sigset_t set;
 	int ret;
@@ -602,13 +418,22 @@ static int tnode_start(struct tnode *t)
 		vlog_err("cannot listen on %s: %s", t->o.url, strerror(-ret));
 		return ret;
 	}
-	ret = vrpc_client_new(t->loop, t->o.mgmtd, t->secret, &copts, &t->cli);
+	t->paths = calloc(t->o.ntargets ? t->o.ntargets : 1, sizeof(*t->paths));
+	t->path_ptrs = calloc(t->o.ntargets ? t->o.ntargets : 1,
+			      sizeof(*t->path_ptrs));
+	if (!t->paths || !t->path_ptrs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->o.ntargets; i++) {
+		tnode_target_path(t, i, t->paths[i], sizeof(t->paths[i]));
+		t->path_ptrs[i] = t->paths[i];
+	}
+	mo.secret = t->secret;
+	mo.target_paths = t->path_ptrs;
+	ret = vmgmtc_new(t->loop, &mo, &t->mgmtc);
 	if (ret < 0) {
 		vlog_err("--mgmtd %s: %s", t->o.mgmtd, strerror(-ret));
 		return ret;
 	}
-	vrpc_call_init(&t->ctl_call);
-	vrpc_call_init(&t->rt_call);
 	if (t->o.ctl_socket[0]) {
 		ret = vctl_open(&t->ctl, t->loop, t->o.ctl_socket, tnode_report,
 				t);
@@ -621,9 +446,6 @@ static int tnode_start(struct tnode *t)
 			return ret;
 		t->pidfile_written = 1;
 	}
-	t->interval_ms = 1000; /* until mgmtd says */
-	vloop_timer_init(&t->tick, tnode_on_tick);
-	tnode_tick_soon(t, 0);
 	vlog_info("storage stand-in %s (%s), %u target(s) under %s, "
 		  "reporting %s, mgmtd %s",
 		  t->o.url, t->o.host, t->o.ntargets, t->o.data,
@@ -634,12 +456,14 @@ static int tnode_start(struct tnode *t)
 static void tnode_stop(struct tnode *t)
 {
 	vctl_close(t->ctl);
-	vrpc_client_free(t->cli); /* fails calls in flight: callbacks run */
+	vmgmtc_free(t->mgmtc);
 	vrpc_server_free(t->srv);
 	if (t->sig_fd >= 0)
 		close(t->sig_fd);
 	vloop_free(t->loop);
 	vauth_secret_free(t->secret);
+	free(t->paths);
+	free(t->path_ptrs);
 	if (t->pidfile_written)
 		unlink(t->o.pidfile);
 }

@@ -23,9 +23,10 @@ t_skip() {
 	echo "ok $N - $1 # SKIP $2"
 }
 
-# t_result NAME STATUS WHY: ok when STATUS is 0.
+# t_result NAME STATUS WHY: ok when STATUS is 0; returns STATUS.
 t_result() {
 	if [ "$2" -eq 0 ]; then t_ok "$1"; else t_fail "$1" "$3"; fi
+	return "$2"
 }
 
 # Print the last lines of a log file as comments.

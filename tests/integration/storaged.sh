@@ -45,52 +45,8 @@ PIDS=()
 WORK= BASE= URL= MPID=
 declare -A NODE_PID
 
-t_ok() {
-	N=$((N + 1)) PASSED=$((PASSED + 1))
-	echo "ok $N - $1"
-}
-
-t_fail() {
-	N=$((N + 1)) FAILED=$((FAILED + 1))
-	echo "not ok $N - $1: $2"
-}
-
-# t_result NAME STATUS WHY: ok when STATUS is 0; returns STATUS.
-t_result() {
-	if [ "$2" -eq 0 ]; then t_ok "$1"; else t_fail "$1" "$3"; fi
-	return "$2"
-}
-
-show_log() {
-	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
-	return 0
-}
-
-alive() {
-	local st
-	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		alive "$1" || return 0
-		sleep 0.1
-	done
-	! alive "$1"
-}
-
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	local p
@@ -109,14 +65,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP
-
-daemon_pid() {
-	[ -s "$1" ] && tr -dc '0-9' <"$1"
-}
-
-port_busy() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 ctl() {
 	timeout -k 5 30 "$CTL" --mgmtd "$URL" --secret "$WORK/secret" "$@"

@@ -4,7 +4,7 @@
 #   make deps       install missing Debian packages (quiet when present)
 #   make test       deps, build, unit tests, fuzz smoke, integration tests
 #   make asan       unit tests under ASan+UBSan (build/asan/)
-#   make bench      fio + mdbench through mounts vs tmpfs (tools/bench)
+#   make bench      fio + mdbench vs tmpfs and disk, metad ops/s (tools/bench*)
 #   make run        a mounted file system in ./mnt
 #   make install    programs, helper and man pages under $(PREFIX)
 
@@ -138,15 +138,22 @@ asan:
 
 integration: all
 	@tests/integration/run.sh $(B) && tests/integration/mgmtd.sh $(B) && \
-		tests/integration/storaged.sh $(B) && tests/integration/metad.sh $(B)
+		tests/integration/storaged.sh $(B) && tests/integration/metad.sh $(B) && \
+		tests/integration/cluster.sh $(B)
 
 test: deps
 	$(MAKE) all fuzz
 	$(MAKE) B=build/asan SAN=1 build/asan/valorfs
 	@tests/run-all.sh $(B)
 
+# tools/bench (fio + mdbench: tmpfs, disk, mem engines, cluster), then
+# tools/bench-meta (metad ops/s per KV backend) even if the first failed;
+# the status is the first failure's. Ctrl-C stops both.
 bench: deps all
-	@tools/bench $(B)
+	@rc=0; tools/bench $(B) || rc=$$?; \
+	case $$rc in 130|143) exit $$rc ;; esac; \
+	echo; tools/bench-meta $(B) || { r=$$?; [ $$rc != 0 ] || rc=$$r; }; \
+	exit $$rc
 
 # A local cluster (mgmtd, metad, 3 storaged, replication 3) mounted on ./mnt,
 # its data and logs in ./run; `make stop` (or tools/valor-down --dir run)

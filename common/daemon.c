@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,6 +90,75 @@ int vdaemon_write_pidfile(const char *path)
 		ret = -errno;
 		vlog_err("pidfile %s: %s", path, strerror(-ret));
 		return ret;
+	}
+	return 0;
+}
+
+int vdaemon_serve(const struct vdaemon_server *srv, void *arg,
+		  int foreground, const int *more_signals)
+{
+	int notify_fd = -1, ret, status = 0;
+	sigset_t set;
+
+	/* Signals arrive through the program's signalfd only. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (; more_signals && *more_signals; more_signals++)
+		sigaddset(&set, *more_signals);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!foreground) {
+		ret = vdaemon_fork(&notify_fd);
+		if (ret < 0) {
+			vlog_err("%s: cannot daemonize: %s", srv->name,
+				 strerror(-ret));
+			return 1;
+		}
+	}
+	ret = srv->start(arg);
+	if (ret < 0) {
+		status = 1;
+		goto out_stop;
+	}
+	vdaemon_ready(&notify_fd, 0);
+	if (!foreground) {
+		vdaemon_detach_stdio();
+		if (chdir("/"))
+			vlog_warn("chdir /: %s", strerror(errno));
+	}
+	ret = srv->run(arg);
+	if (ret < 0) {
+		vlog_err("%s: event loop failed: %s", srv->name,
+			 strerror(-ret));
+		status = 1;
+	}
+out_stop:
+	srv->stop(arg);
+	vdaemon_ready(&notify_fd, 1);
+	return status;
+}
+
+int vdaemon_abspath(const char *in, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (in[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, len, "%s", in);
+	else
+		n = snprintf(out, len, "%s/%s", cwd, in);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int vdaemon_path_arg(const char *prog, const char *opt, const char *arg,
+		     char *out, size_t len)
+{
+	if (!arg[0] || vdaemon_abspath(arg, out, len)) {
+		fprintf(stderr, "%s: %s wants a path, got '%s'\n", prog, opt,
+			arg);
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -154,29 +154,6 @@ static void metad_usage(FILE *f)
 		"2 bad command line.\n");
 }
 
-static int metad_abspath(const char *in, char *out, size_t len)
-{
-	char cwd[PATH_MAX];
-	int n;
-
-	if (in[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		n = snprintf(out, len, "%s", in);
-	else
-		n = snprintf(out, len, "%s/%s", cwd, in);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int metad_opt_path(const char *opt, const char *arg, char *out,
-			  size_t len)
-{
-	if (!arg[0] || metad_abspath(arg, out, len)) {
-		fprintf(stderr, "valor-metad: %s wants a path, got '%s'\n", opt,
-			arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int metad_opt_url(const char *opt, const char *arg, char *out,
 			 size_t len)
 {
@@ -248,7 +225,7 @@ static int metad_opt_kv(const char *arg, struct metad_opts *o)
 {
 	if (!strncmp(arg, "lmdb:", 5)) {
 		if (!arg[5] ||
-		    metad_abspath(arg + 5, o->kv + 5, sizeof(o->kv) - 5)) {
+		    vdaemon_abspath(arg + 5, o->kv + 5, sizeof(o->kv) - 5)) {
 			fprintf(stderr, "valor-metad: --kv lmdb: wants a "
 					"directory (lmdb:DIR)\n");
 			return -EINVAL;
@@ -337,7 +314,7 @@ static int metad_parse_args(struct metad_opts *o, int argc, char **argv)
 			ret = metad_opt_kv(optarg, o);
 			break;
 		case O_SECRET:
-			ret = metad_opt_path("--secret", optarg, o->secret,
+			ret = vdaemon_path_arg("valor-metad", "--secret", optarg, o->secret,
 					     sizeof(o->secret));
 			break;
 		case O_CHUNK:
@@ -379,11 +356,11 @@ static int metad_parse_args(struct metad_opts *o, int argc, char **argv)
 					     &o->mgmtd_wait_ms);
 			break;
 		case O_PIDFILE:
-			ret = metad_opt_path("--pidfile", optarg, o->pidfile,
+			ret = vdaemon_path_arg("valor-metad", "--pidfile", optarg, o->pidfile,
 					     sizeof(o->pidfile));
 			break;
 		case O_CTL:
-			ret = metad_opt_path("--ctl-socket", optarg,
+			ret = vdaemon_path_arg("valor-metad", "--ctl-socket", optarg,
 					     o->ctl_socket,
 					     sizeof(o->ctl_socket));
 			break;
@@ -857,12 +834,36 @@ static void metad_stop(struct metad *m)
 		unlink(m->o.pidfile);
 }
 
+static int metad_serve_start(void *arg)
+{
+	return metad_start(arg);
+}
+
+static int metad_serve_run(void *arg)
+{
+	struct metad *m = arg;
+	int ret = vloop_run(m->loop);
+
+	vlog_info("stopping");
+	return ret;
+}
+
+static void metad_serve_stop(void *arg)
+{
+	metad_stop(arg);
+}
+
+static const struct vdaemon_server metad_server = {
+	.name = "valor-metad",
+	.start = metad_serve_start,
+	.run = metad_serve_run,
+	.stop = metad_serve_stop,
+};
+
 int main(int argc, char **argv)
 {
 	struct metad *m;
-	int notify_fd = -1;
-	sigset_t set;
-	int ret, status = 0;
+	int ret, status;
 
 	vlog_set_ident("valor-metad");
 	m = calloc(1, sizeof(*m));
@@ -881,41 +882,7 @@ int main(int argc, char **argv)
 	if (m->o.debug)
 		vlog_set_level(VLOG_DEBUG);
 
-	/* Signals arrive through the signalfd only. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!m->o.foreground) {
-		ret = vdaemon_fork(&notify_fd);
-		if (ret < 0) {
-			vlog_err("cannot daemonize: %s", strerror(-ret));
-			free(m);
-			return 1;
-		}
-	}
-	ret = metad_start(m);
-	if (ret < 0) {
-		status = 1;
-		goto out_stop;
-	}
-	vdaemon_ready(&notify_fd, 0);
-	if (!m->o.foreground) {
-		vdaemon_detach_stdio();
-		if (chdir("/"))
-			vlog_warn("chdir /: %s", strerror(errno));
-	}
-	ret = vloop_run(m->loop);
-	if (ret < 0) {
-		vlog_err("event loop failed: %s", strerror(-ret));
-		status = 1;
-	}
-	vlog_info("stopping");
-out_stop:
-	metad_stop(m);
-	vdaemon_ready(&notify_fd, 1);
+	status = vdaemon_serve(&metad_server, m, m->o.foreground, NULL);
 	free(m);
 	return status;
 }

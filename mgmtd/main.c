@@ -143,33 +143,6 @@ static void mgmtd_usage(FILE *f)
 		"2 bad command line.\n");
 }
 
-/*
- * Store @in as an absolute path in @out: the daemon changes to / after
- * start-up and still needs its pidfile at exit. 0, or -ENAMETOOLONG.
- */
-static int mgmtd_abspath(const char *in, char *out, size_t len)
-{
-	char cwd[PATH_MAX];
-	int n;
-
-	if (in[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		n = snprintf(out, len, "%s", in);
-	else
-		n = snprintf(out, len, "%s/%s", cwd, in);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int mgmtd_opt_path(const char *opt, const char *arg, char *out,
-			  size_t len)
-{
-	if (!arg[0] || mgmtd_abspath(arg, out, len)) {
-		fprintf(stderr, "valor-mgmtd: %s wants a path, got '%s'\n", opt,
-			arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* Seconds, fractions allowed, above the 1 s heartbeat interval. */
 static int mgmtd_opt_timeout(const char *arg, uint32_t *ms)
 {
@@ -227,11 +200,11 @@ static int mgmtd_parse_args(struct mgmtd_opts *o, int argc, char **argv)
 			snprintf(o->listen, sizeof(o->listen), "%s", optarg);
 			break;
 		case O_DATA:
-			ret = mgmtd_opt_path("--data", optarg, o->data,
+			ret = vdaemon_path_arg("valor-mgmtd", "--data", optarg, o->data,
 					     sizeof(o->data));
 			break;
 		case O_SECRET:
-			ret = mgmtd_opt_path("--secret", optarg, o->secret,
+			ret = vdaemon_path_arg("valor-mgmtd", "--secret", optarg, o->secret,
 					     sizeof(o->secret));
 			break;
 		case O_TIMEOUT:
@@ -239,11 +212,11 @@ static int mgmtd_parse_args(struct mgmtd_opts *o, int argc, char **argv)
 						&o->heartbeat_timeout_ms);
 			break;
 		case O_PIDFILE:
-			ret = mgmtd_opt_path("--pidfile", optarg, o->pidfile,
+			ret = vdaemon_path_arg("valor-mgmtd", "--pidfile", optarg, o->pidfile,
 					     sizeof(o->pidfile));
 			break;
 		case O_CTL:
-			ret = mgmtd_opt_path("--ctl-socket", optarg,
+			ret = vdaemon_path_arg("valor-mgmtd", "--ctl-socket", optarg,
 					     o->ctl_socket,
 					     sizeof(o->ctl_socket));
 			break;
@@ -813,12 +786,37 @@ static void mgmtd_stop(struct mgmtd *m)
 		unlink(m->o.pidfile);
 }
 
+static int mgmtd_serve_start(void *arg)
+{
+	return mgmtd_start(arg);
+}
+
+static int mgmtd_serve_run(void *arg)
+{
+	struct mgmtd *m = arg;
+	int ret = vloop_run(m->loop);
+
+	vlog_info("stopped at routing version %llu",
+		  (unsigned long long)mgmtd_routing_version(m->cl));
+	return ret;
+}
+
+static void mgmtd_serve_stop(void *arg)
+{
+	mgmtd_stop(arg);
+}
+
+static const struct vdaemon_server mgmtd_server = {
+	.name = "valor-mgmtd",
+	.start = mgmtd_serve_start,
+	.run = mgmtd_serve_run,
+	.stop = mgmtd_serve_stop,
+};
+
 int main(int argc, char **argv)
 {
 	struct mgmtd *m;
-	int notify_fd = -1;
-	sigset_t set;
-	int ret, status = 0;
+	int ret, status;
 
 	vlog_set_ident("valor-mgmtd");
 	m = calloc(1, sizeof(*m));
@@ -835,42 +833,7 @@ int main(int argc, char **argv)
 	if (m->o.debug)
 		vlog_set_level(VLOG_DEBUG);
 
-	/* Signals arrive through the signalfd only. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!m->o.foreground) {
-		ret = vdaemon_fork(&notify_fd);
-		if (ret < 0) {
-			vlog_err("cannot daemonize: %s", strerror(-ret));
-			free(m);
-			return 1;
-		}
-	}
-	ret = mgmtd_start(m);
-	if (ret < 0) {
-		status = 1;
-		goto out_stop;
-	}
-	vdaemon_ready(&notify_fd, 0);
-	if (!m->o.foreground) {
-		vdaemon_detach_stdio();
-		if (chdir("/"))
-			vlog_warn("chdir /: %s", strerror(errno));
-	}
-	ret = vloop_run(m->loop);
-	if (ret < 0) {
-		vlog_err("event loop failed: %s", strerror(-ret));
-		status = 1;
-	}
-	vlog_info("stopped at routing version %llu",
-		  (unsigned long long)mgmtd_routing_version(m->cl));
-out_stop:
-	mgmtd_stop(m);
-	vdaemon_ready(&notify_fd, 1);
+	status = vdaemon_serve(&mgmtd_server, m, m->o.foreground, NULL);
 	free(m);
 	return status;
 }

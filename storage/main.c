@@ -104,31 +104,6 @@ static void stord_usage(FILE *f)
 		"2 bad command line.\n");
 }
 
-static int stord_abspath(const char *in, char *out, size_t len)
-{
-	char cwd[PATH_MAX];
-	int n;
-
-	if (!in[0])
-		return -EINVAL;
-	if (in[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		n = snprintf(out, len, "%s", in);
-	else
-		n = snprintf(out, len, "%s/%s", cwd, in);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int stord_opt_path(const char *opt, const char *arg, char *out,
-			  size_t len)
-{
-	if (stord_abspath(arg, out, len)) {
-		fprintf(stderr, "valor-storaged: %s wants a path, got '%s'\n",
-			opt, arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int stord_opt_url(const char *opt, const char *arg, char *out,
 			 size_t len)
 {
@@ -153,7 +128,7 @@ static int stord_opt_target(struct stord_opts *o, const char *arg)
 			WIRE_MAX_TARGETS_PER_NODE);
 		return -EINVAL;
 	}
-	if (stord_opt_path("--target", arg, path, sizeof(path)))
+	if (vdaemon_path_arg("valor-storaged", "--target", arg, path, sizeof(path)))
 		return -EINVAL;
 	for (uint32_t i = 0; i < o->ntargets; i++) {
 		if (!strcmp(o->targets[i], path)) {
@@ -209,15 +184,15 @@ static int stord_parse_args(struct stord_opts *o, int argc, char **argv)
 			ret = stord_opt_target(o, optarg);
 			break;
 		case O_SECRET:
-			ret = stord_opt_path("--secret", optarg, o->secret,
+			ret = vdaemon_path_arg("valor-storaged", "--secret", optarg, o->secret,
 					     sizeof(o->secret));
 			break;
 		case O_PIDFILE:
-			ret = stord_opt_path("--pidfile", optarg, o->pidfile,
+			ret = vdaemon_path_arg("valor-storaged", "--pidfile", optarg, o->pidfile,
 					     sizeof(o->pidfile));
 			break;
 		case O_CTL:
-			ret = stord_opt_path("--ctl-socket", optarg,
+			ret = vdaemon_path_arg("valor-storaged", "--ctl-socket", optarg,
 					     o->ctl_socket,
 					     sizeof(o->ctl_socket));
 			break;
@@ -551,12 +526,36 @@ static void stord_free_opts(struct stord_opts *o)
 		free(o->targets[i]);
 }
 
+static int stord_serve_start(void *arg)
+{
+	return stord_start(arg);
+}
+
+static int stord_serve_run(void *arg)
+{
+	struct stord *d = arg;
+	int ret = vloop_run(d->loop);
+
+	vlog_info("stopped");
+	return ret;
+}
+
+static void stord_serve_stop(void *arg)
+{
+	stord_stop(arg);
+}
+
+static const struct vdaemon_server stord_server = {
+	.name = "valor-storaged",
+	.start = stord_serve_start,
+	.run = stord_serve_run,
+	.stop = stord_serve_stop,
+};
+
 int main(int argc, char **argv)
 {
 	struct stord *d;
-	int notify_fd = -1;
-	sigset_t set;
-	int ret, status = 0;
+	int ret, status;
 
 	vlog_set_ident("valor-storaged");
 	d = calloc(1, sizeof(*d));
@@ -576,41 +575,7 @@ int main(int argc, char **argv)
 	if (d->o.debug)
 		vlog_set_level(VLOG_DEBUG);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!d->o.foreground) {
-		ret = vdaemon_fork(&notify_fd);
-		if (ret < 0) {
-			vlog_err("cannot daemonize: %s", strerror(-ret));
-			stord_free_opts(&d->o);
-			free(d);
-			return 1;
-		}
-	}
-	ret = stord_start(d);
-	if (ret < 0) {
-		status = 1;
-		goto out_stop;
-	}
-	vdaemon_ready(&notify_fd, 0);
-	if (!d->o.foreground) {
-		vdaemon_detach_stdio();
-		if (chdir("/"))
-			vlog_warn("chdir /: %s", strerror(errno));
-	}
-	ret = vloop_run(d->loop);
-	if (ret < 0) {
-		vlog_err("event loop failed: %s", strerror(-ret));
-		status = 1;
-	}
-	vlog_info("stopped");
-out_stop:
-	stord_stop(d);
-	vdaemon_ready(&notify_fd, 1);
+	status = vdaemon_serve(&stord_server, d, d->o.foreground, NULL);
 	stord_free_opts(&d->o);
 	free(d);
 	return status;

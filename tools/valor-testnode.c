@@ -201,24 +201,6 @@ static void tnode_usage(FILE *f)
 		"uptodate, SIGUSR2: report online.\n");
 }
 
-static int tnode_path_opt(const char *opt, const char *arg, char *out,
-			  size_t len)
-{
-	char cwd[PATH_MAX];
-	int n;
-
-	if (arg[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		n = snprintf(out, len, "%s", arg);
-	else
-		n = snprintf(out, len, "%s/%s", cwd, arg);
-	if (!arg[0] || n < 0 || (size_t)n >= len) {
-		fprintf(stderr, "valor-testnode: %s wants a path, got '%s'\n",
-			opt, arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* 0, 1 help printed, -EINVAL (message printed). */
 static int tnode_parse_args(struct tnode_opts *o, int argc, char **argv)
 {
@@ -283,7 +265,7 @@ static int tnode_parse_args(struct tnode_opts *o, int argc, char **argv)
 			o->ntargets = (uint32_t)n;
 			break;
 		case O_DATA:
-			ret = tnode_path_opt("--data", optarg, o->data,
+			ret = vdaemon_path_arg("valor-testnode", "--data", optarg, o->data,
 					     sizeof(o->data));
 			o->data_given = 1;
 			break;
@@ -302,11 +284,11 @@ static int tnode_parse_args(struct tnode_opts *o, int argc, char **argv)
 			}
 			break;
 		case O_PIDFILE:
-			ret = tnode_path_opt("--pidfile", optarg, o->pidfile,
+			ret = vdaemon_path_arg("valor-testnode", "--pidfile", optarg, o->pidfile,
 					     sizeof(o->pidfile));
 			break;
 		case O_CTL:
-			ret = tnode_path_opt("--ctl-socket", optarg,
+			ret = vdaemon_path_arg("valor-testnode", "--ctl-socket", optarg,
 					     o->ctl_socket,
 					     sizeof(o->ctl_socket));
 			break;
@@ -468,11 +450,37 @@ static void tnode_stop(struct tnode *t)
 		unlink(t->o.pidfile);
 }
 
+static int tnode_serve_start(void *arg)
+{
+	return tnode_start(arg);
+}
+
+static int tnode_serve_run(void *arg)
+{
+	struct tnode *t = arg;
+
+	return vloop_run(t->loop);
+}
+
+static void tnode_serve_stop(void *arg)
+{
+	tnode_stop(arg);
+}
+
+/* SIGUSR1/SIGUSR2 switch the reported state (tnode_on_signal). */
+static const int tnode_more_signals[] = {SIGUSR1, SIGUSR2, 0};
+
+static const struct vdaemon_server tnode_server = {
+	.name = "valor-testnode",
+	.start = tnode_serve_start,
+	.run = tnode_serve_run,
+	.stop = tnode_serve_stop,
+};
+
 int main(int argc, char **argv)
 {
 	struct tnode *t;
-	int notify_fd = -1, ret, status = 0;
-	sigset_t set;
+	int ret, status;
 
 	vlog_set_ident("valor-testnode");
 	t = calloc(1, sizeof(*t));
@@ -488,41 +496,8 @@ int main(int argc, char **argv)
 	}
 	if (t->o.debug)
 		vlog_set_level(VLOG_DEBUG);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!t->o.foreground) {
-		ret = vdaemon_fork(&notify_fd);
-		if (ret < 0) {
-			vlog_err("cannot daemonize: %s", strerror(-ret));
-			free(t);
-			return 1;
-		}
-	}
-	ret = tnode_start(t);
-	if (ret < 0) {
-		status = 1;
-		goto out_stop;
-	}
-	vdaemon_ready(&notify_fd, 0);
-	if (!t->o.foreground) {
-		vdaemon_detach_stdio();
-		if (chdir("/"))
-			vlog_warn("chdir /: %s", strerror(errno));
-	}
-	ret = vloop_run(t->loop);
-	if (ret < 0) {
-		vlog_err("event loop failed: %s", strerror(-ret));
-		status = 1;
-	}
-out_stop:
-	tnode_stop(t);
-	vdaemon_ready(&notify_fd, 1);
+	status = vdaemon_serve(&tnode_server, t, t->o.foreground,
+			       tnode_more_signals);
 	free(t);
 	return status;
 }

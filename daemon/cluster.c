@@ -22,6 +22,14 @@ struct vcl_wk *vcl_self(void)
 	return vcl_tls;
 }
 
+struct vcl_wk *vcl_self_for(struct bcall *c)
+{
+	if (vcl_tls && !vcl_tls->stopped)
+		return vcl_tls;
+	vcl_complete(c, -EIO);
+	return NULL;
+}
+
 uint32_t vcl_backoff_ms(unsigned n)
 {
 	uint32_t ms = VCL_RETRY_MIN_MS;
@@ -454,8 +462,7 @@ static void vcl_fsyncdir(struct backend *b, uint64_t ino, uint64_t fh,
 			 int datasync, struct bcall *c)
 {
 	/* Every metad change is committed before it is answered. */
-	c->err = 0;
-	c->done(c);
+	vcl_complete(c, 0);
 }
 
 static void vcl_copy_file_range(struct backend *b, const struct vctx *x,
@@ -465,8 +472,7 @@ static void vcl_copy_file_range(struct backend *b, const struct vctx *x,
 				uint64_t len, struct bcall *c)
 {
 	/* The kernel copies through read and write instead. */
-	c->err = -EOPNOTSUPP;
-	c->done(c);
+	vcl_complete(c, -EOPNOTSUPP);
 }
 
 static const struct backend_ops vcl_ops = {

@@ -176,26 +176,50 @@ static int vcl_ts_eq(struct timespec a, struct timespec b)
 
 /* ---- open and create ----------------------------------------------------- */
 
-/* An open or create answered: the inode state and the handle. */
-struct vcl_opening {
-	struct bcall *c;
-	struct vcl_file *f;
-};
+static void vcl_orphan_closed(struct vcl_mop *m, int err,
+			      const struct wire_meta_rep *rep)
+{
+	vcl_mop_free(m);
+}
+
+/*
+ * An open metad granted but that fails here: close its session again, in
+ * the background (or the session would last as long as this client).
+ */
+static void vcl_close_orphan(struct vcl_wk *wk, uint64_t ino)
+{
+	struct vcl_mop *m = vcl_mop_alloc(wk, WIRE_META_CLOSE, NULL,
+					  vcl_orphan_closed);
+
+	if (!m)
+		return; /* the session goes when this client's lease does */
+	wk->req->ino = ino;
+	vcl_mop_start(m);
+}
+
+/* The open of @c (handle in c->fh) fails with @err after metad's OPEN. */
+static void vcl_open_fail(struct vcl_wk *wk, struct bcall *c, int err)
+{
+	struct vcl_file *f = (struct vcl_file *)(uintptr_t)c->fh;
+
+	vcl_close_orphan(wk, f->in->ino);
+	vcl_inode_put(wk->cl, f->in);
+	free(f);
+	c->fh = 0;
+	vcl_complete(c, err);
+}
 
 static void vcl_open_truncated(struct vcl_io *io, int err)
 {
 	struct bcall *c = vcl_io_arg(io);
-	struct vcl_file *f = (struct vcl_file *)(uintptr_t)c->fh;
 
+	/* Chunks past the new length would come back if the file grew
+	 * again: the open fails rather than risk that. */
 	if (err) {
-		/* Chunks past the new length would come back if the file
-		 * grew again: the open fails rather than risk that. */
-		vcl_inode_put(vcl_self()->cl, f->in);
-		free(f);
-		c->fh = 0;
+		vcl_open_fail(vcl_self(), c, err);
+		return;
 	}
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, 0);
 }
 
 static void vcl_done_open(struct vcl_mop *m, int err,
@@ -213,12 +237,14 @@ static void vcl_done_open(struct vcl_mop *m, int err,
 	if (!S_ISREG(rep->attr.mode) || !rep->layout.chunk_size) {
 		vlog_warn("inode %llu: metad gave no data layout",
 			  (unsigned long long)rep->attr.ino);
+		vcl_close_orphan(m->wk, rep->attr.ino);
 		return vcl_mop_complete(m, -EIO);
 	}
 	f = calloc(1, sizeof(*f));
 	in = f ? vcl_inode_get(cl, rep->attr.ino) : NULL;
 	if (!in) {
 		free(f);
+		vcl_close_orphan(m->wk, rep->attr.ino);
 		return vcl_mop_complete(m, -ENOMEM);
 	}
 	f->in = in;
@@ -256,13 +282,8 @@ static void vcl_done_open(struct vcl_mop *m, int err,
 		vcl_mop_free(m);
 		err = vcl_io_start(wk, VCL_IO_CUT, in->ino, &l, 0, 0, NULL,
 				   vcl_open_truncated, c);
-		if (err) {
-			vcl_inode_put(cl, in);
-			free(f);
-			c->fh = 0;
-			c->err = err;
-			c->done(c);
-		}
+		if (err)
+			vcl_open_fail(wk, c, err);
 		return;
 	}
 	vcl_mop_complete(m, 0);
@@ -288,8 +309,7 @@ void vcl_create(struct backend *b, const struct vctx *x, uint64_t parent,
 	struct vcl_mop *m;
 
 	if (strlen(name) > WIRE_META_NAME_MAX) {
-		c->err = -ENAMETOOLONG;
-		c->done(c);
+		vcl_complete(c, -ENAMETOOLONG);
 		return;
 	}
 	m = vcl_mop_new(c, WIRE_META_CREATE, x, vcl_done_open);
@@ -307,8 +327,7 @@ void vcl_tmpfile(struct backend *b, const struct vctx *x, uint64_t parent,
 		 uint32_t mode, uint32_t flags, struct bcall *c)
 {
 	/* metad has no unnamed files yet: open(2) reports EOPNOTSUPP. */
-	c->err = -EOPNOTSUPP;
-	c->done(c);
+	vcl_complete(c, -EOPNOTSUPP);
 }
 
 /* ---- read and write -------------------------------------------------------- */
@@ -319,8 +338,7 @@ static void vcl_read_done(struct vcl_io *io, int err)
 
 	if (err)
 		c->count = 0;
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, err);
 }
 
 void vcl_read(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
@@ -328,21 +346,18 @@ void vcl_read(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 {
 	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	struct vcl_layout l;
 	uint64_t fsize;
 	int ret;
 
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return;
-	}
 	fsize = vcl_inode_size(cl, f->in);
 	if (off >= fsize || !size) {
 		c->count = 0;
-		c->err = 0;
-		c->done(c);
+		vcl_complete(c, 0);
 		return;
 	}
 	if (size > fsize - off)
@@ -354,8 +369,7 @@ void vcl_read(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 	ret = vcl_io_start(wk, VCL_IO_READ, ino, &l, off, size, c->buf,
 			   vcl_read_done, c);
 	if (ret) {
-		c->err = ret;
-		c->done(c);
+		vcl_complete(c, ret);
 	}
 }
 
@@ -382,8 +396,7 @@ static void vcl_write_done(struct vcl_io *io, int err)
 
 	if (err) {
 		c->count = 0;
-		c->err = err;
-		c->done(c);
+		vcl_complete(c, err);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -419,29 +432,25 @@ void vcl_write(struct backend *b, const struct vctx *x, uint64_t ino,
 {
 	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	struct vcl_layout l;
 	int ret;
 
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return;
-	}
 	if (off + size < off) {
-		c->err = -EFBIG;
-		c->done(c);
+		vcl_complete(c, -EFBIG);
 		return;
 	}
-	/* O_APPEND: the kernel already put @off at the end it knows. */
-	/* The call carries what the completion needs. */
+	/* (O_APPEND: the kernel already put @off at the end it knows.)
+	 * The call carries what the completion needs. */
 	c->off = off;
 	c->count = size;
 	c->bk_priv = f;
 	c->open_flags = kill_suidgid;
 	if (!size) {
-		c->err = 0;
-		c->done(c);
+		vcl_complete(c, 0);
 		return;
 	}
 	pthread_mutex_lock(vcl_inode_lock(cl, ino));
@@ -450,8 +459,7 @@ void vcl_write(struct backend *b, const struct vctx *x, uint64_t ino,
 	ret = vcl_io_start(wk, VCL_IO_WRITE, ino, &l, off, size, (void *)data,
 			   vcl_write_done, c);
 	if (ret) {
-		c->err = ret;
-		c->done(c);
+		vcl_complete(c, ret);
 	}
 }
 
@@ -745,18 +753,15 @@ static void vcl_fop_next(struct vcl_fop *o)
 static struct vcl_fop *vcl_fop_new(struct bcall *c, enum vcl_fop_kind kind,
 				   uint64_t ino)
 {
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	struct vcl_fop *o;
 
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return NULL;
-	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return NULL;
 	}
 	o->c = c;
@@ -864,8 +869,7 @@ static void vcl_zero_done(struct vcl_io *io, int err)
 
 	if (!err)
 		vcl_inode_touched(vcl_self()->cl, f->in, c->off);
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, err);
 }
 
 /*
@@ -879,7 +883,7 @@ void vcl_fallocate(struct backend *b, uint64_t ino, uint64_t fh,
 {
 	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	uint64_t size = vcl_inode_size(cl, f->in), end = off + len;
 	int keep = !!(mode & FALLOC_FL_KEEP_SIZE);
 	struct vcl_layout l;
@@ -887,35 +891,29 @@ void vcl_fallocate(struct backend *b, uint64_t ino, uint64_t fh,
 
 	mode &= ~(uint32_t)FALLOC_FL_KEEP_SIZE;
 	if (end < off) {
-		c->err = -EFBIG;
-		c->done(c);
+		vcl_complete(c, -EFBIG);
 		return;
 	}
 	if (mode == 0) {
 		if (!keep && end > size)
 			vcl_inode_touched(cl, f->in, end);
-		c->err = 0;
-		c->done(c);
+		vcl_complete(c, 0);
 		return;
 	}
 	if ((mode != FALLOC_FL_PUNCH_HOLE && mode != FALLOC_FL_ZERO_RANGE) ||
 	    (mode == FALLOC_FL_PUNCH_HOLE && !keep)) {
-		c->err = -EOPNOTSUPP;
-		c->done(c);
+		vcl_complete(c, -EOPNOTSUPP);
 		return;
 	}
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return;
-	}
 	if (keep && end > size)
 		end = size; /* nothing past the end changes */
 	c->bk_priv = f;
 	c->off = keep ? 0 : end; /* the new end, when it grows */
 	if (end <= off) { /* all of it past the end, size kept */
-		c->err = 0;
-		c->done(c);
+		vcl_complete(c, 0);
 		return;
 	}
 	pthread_mutex_lock(vcl_inode_lock(cl, ino));
@@ -924,8 +922,7 @@ void vcl_fallocate(struct backend *b, uint64_t ino, uint64_t fh,
 	ret = vcl_io_start(wk, VCL_IO_ZERO, ino, &l, off, end - off, NULL,
 			   vcl_zero_done, c);
 	if (ret) {
-		c->err = ret;
-		c->done(c);
+		vcl_complete(c, ret);
 	}
 }
 
@@ -1026,8 +1023,7 @@ static void vcl_seek_done(struct vcl_io *io, int err)
 	if (!err)
 		c->off = out < sk->size ? out : sk->size;
 	free(sk);
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, err);
 }
 
 static int vcl_seek_query(struct vcl_seek *sk, uint64_t from_chunk)
@@ -1043,25 +1039,21 @@ void vcl_lseek(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 {
 	struct vcl *cl = vcl_of(b);
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	uint64_t size = vcl_inode_size(cl, f->in);
 	struct vcl_seek *sk;
 	int ret;
 
 	if (off >= size) {
-		c->err = -ENXIO;
-		c->done(c);
+		vcl_complete(c, -ENXIO);
 		return;
 	}
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return;
-	}
 	sk = calloc(1, sizeof(*sk));
 	if (!sk) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return;
 	}
 	sk->c = c;
@@ -1076,7 +1068,6 @@ void vcl_lseek(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 	ret = vcl_seek_query(sk, off / sk->l.chunk_size);
 	if (ret) {
 		free(sk);
-		c->err = ret;
-		c->done(c);
+		vcl_complete(c, ret);
 	}
 }

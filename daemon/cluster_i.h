@@ -230,6 +230,19 @@ struct vcl_wk {
 /* The calling worker's context, or NULL on a thread without one. */
 struct vcl_wk *vcl_self(void);
 
+/*
+ * The calling worker's context for a call, or NULL after answering @c with
+ * -EIO (a thread without one, or a worker already stopped).
+ */
+struct vcl_wk *vcl_self_for(struct bcall *c);
+
+/* Answer @c with @err (0 or -errno). */
+static inline void vcl_complete(struct bcall *c, int err)
+{
+	c->err = err;
+	c->done(c);
+}
+
 /* cluster.c */
 /* The worker's routing, refreshed if a newer one was published (NULL if
  * none yet). */

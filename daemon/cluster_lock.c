@@ -78,8 +78,7 @@ static void vcl_lkw_answer(struct vcl_lkw *w, int err)
 	pthread_mutex_unlock(&vcl_lkw_lock);
 	if (free_now)
 		free(w);
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, err);
 }
 
 static void vcl_lkw_try(struct vcl_lkw *w);
@@ -207,23 +206,19 @@ void vcl_setlk(struct backend *b, uint64_t ino, uint64_t fh, uint64_t owner,
 	       struct bcall *c)
 {
 	struct vcl_file *f = (struct vcl_file *)(uintptr_t)fh;
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	struct vcl_lkw *w;
 
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return;
-	}
 	if (!vcl_lock_valid(lk, is_flock)) {
-		c->err = -EINVAL;
-		c->done(c);
+		vcl_complete(c, -EINVAL);
 		return;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return;
 	}
 	w->c = c;
@@ -285,8 +280,7 @@ void vcl_getlk(struct backend *b, uint64_t ino, uint64_t fh, uint64_t owner,
 	struct vcl_mop *m;
 
 	if (!vcl_lock_valid(lk, 0) || lk->type == F_UNLCK) {
-		c->err = -EINVAL;
-		c->done(c);
+		vcl_complete(c, -EINVAL);
 		return;
 	}
 	m = vcl_mop_new(c, WIRE_META_GETLK, NULL, vcl_done_getlk);

@@ -70,18 +70,15 @@ struct vcl_mop *vcl_mop_alloc(struct vcl_wk *wk, uint16_t op,
 struct vcl_mop *vcl_mop_new(struct bcall *c, uint16_t op, const struct vctx *x,
 			    vcl_mop_done_fn done)
 {
-	struct vcl_wk *wk = vcl_self();
+	struct vcl_wk *wk;
 	struct vcl_mop *m;
 
-	if (!wk || wk->stopped) {
-		c->err = -EIO;
-		c->done(c);
+	wk = vcl_self_for(c);
+	if (!wk)
 		return NULL;
-	}
 	m = vcl_mop_alloc(wk, op, x, done);
 	if (!m) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return NULL;
 	}
 	m->c = c;
@@ -105,8 +102,7 @@ void vcl_mop_complete(struct vcl_mop *m, int err)
 	struct bcall *c = m->c;
 
 	vcl_mop_free(m);
-	c->err = err;
-	c->done(c);
+	vcl_complete(c, err);
 }
 
 /* The error an application sees when metad stays out of reach. */
@@ -303,9 +299,30 @@ static int vcl_name(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
-static void vcl_fail(struct vcl_mop *m, int err)
+/*
+ * A namespace call on inode @ino (and @name, when not NULL): the op with
+ * those fields set, for the caller to add the rest and start; or NULL after
+ * answering @c (no worker, no memory, a name too long).
+ */
+static struct vcl_mop *vcl_ns_call(struct bcall *c, uint16_t op,
+				   const struct vctx *x, uint64_t ino,
+				   const char *name, vcl_mop_done_fn done)
 {
-	vcl_mop_complete(m, err);
+	struct vcl_mop *m = vcl_mop_new(c, op, x, done);
+	int ret;
+
+	if (!m)
+		return NULL;
+	m->wk->req->ino = ino;
+	if (name) {
+		ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name),
+			       name);
+		if (ret) {
+			vcl_mop_complete(m, ret);
+			return NULL;
+		}
+	}
+	return m;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -313,28 +330,21 @@ static void vcl_fail(struct vcl_mop *m, int err)
 void vcl_lookup(struct backend *b, const struct vctx *x, uint64_t parent,
 		const char *name, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_LOOKUP, x, vcl_done_attr);
-	int ret;
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_LOOKUP, x, parent, name,
+					vcl_done_attr);
 
-	if (!m)
-		return;
-	m->wk->req->ino = parent;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, ret);
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 void vcl_getattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		 struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_GETATTR, x,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_GETATTR, x, ino, NULL,
 					vcl_done_attr);
 
-	if (!m)
-		return;
-	m->wk->req->ino = ino;
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 static void vcl_done_readlink(struct vcl_mop *m, int err,
@@ -358,97 +368,77 @@ static void vcl_done_readlink(struct vcl_mop *m, int err,
 void vcl_readlink(struct backend *b, const struct vctx *x, uint64_t ino,
 		  struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_READLINK, x,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_READLINK, x, ino, NULL,
 					vcl_done_readlink);
 
-	if (!m)
-		return;
-	m->wk->req->ino = ino;
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 void vcl_mknod(struct backend *b, const struct vctx *x, uint64_t parent,
 	       const char *name, uint32_t mode, uint32_t rdev,
 	       struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_MKNOD, x, vcl_done_attr);
-	int ret;
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_MKNOD, x, parent, name,
+					vcl_done_attr);
 
 	if (!m)
 		return;
-	m->wk->req->ino = parent;
 	m->wk->req->mode = mode;
 	m->wk->req->rdev = rdev;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, ret);
 	vcl_mop_start(m);
 }
 
 void vcl_mkdir(struct backend *b, const struct vctx *x, uint64_t parent,
 	       const char *name, uint32_t mode, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_MKDIR, x, vcl_done_attr);
-	int ret;
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_MKDIR, x, parent, name,
+					vcl_done_attr);
 
 	if (!m)
 		return;
-	m->wk->req->ino = parent;
 	m->wk->req->mode = mode;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, ret);
 	vcl_mop_start(m);
 }
 
 void vcl_symlink(struct backend *b, const struct vctx *x, uint64_t parent,
 		 const char *name, const char *target, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_SYMLINK, x,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_SYMLINK, x, parent, name,
 					vcl_done_attr);
 	int ret;
 
 	if (!m)
 		return;
-	m->wk->req->ino = parent;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (!ret)
-		ret = vcl_name(m->wk->req->target, sizeof(m->wk->req->target),
-			       target);
+	ret = vcl_name(m->wk->req->target, sizeof(m->wk->req->target), target);
 	if (ret)
-		return vcl_fail(m, ret);
+		return vcl_mop_complete(m, ret);
 	vcl_mop_start(m);
 }
 
 void vcl_link(struct backend *b, const struct vctx *x, uint64_t ino,
 	      uint64_t newparent, const char *newname, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_LINK, x, vcl_done_attr);
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_LINK, x, ino, NULL,
+					vcl_done_attr);
 	int ret;
 
 	if (!m)
 		return;
-	m->wk->req->ino = ino;
 	m->wk->req->ino2 = newparent;
 	ret = vcl_name(m->wk->req->name2, sizeof(m->wk->req->name2), newname);
 	if (ret)
-		return vcl_fail(m, ret);
+		return vcl_mop_complete(m, ret);
 	vcl_mop_start(m);
 }
 
 static void vcl_remove_name(uint16_t op, const struct vctx *x,
 			    uint64_t parent, const char *name, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, op, x, vcl_done_plain);
-	int ret;
+	struct vcl_mop *m = vcl_ns_call(c, op, x, parent, name, vcl_done_plain);
 
-	if (!m)
-		return;
-	m->wk->req->ino = parent;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, ret);
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 void vcl_unlink(struct backend *b, const struct vctx *x, uint64_t parent,
@@ -467,21 +457,17 @@ void vcl_rename(struct backend *b, const struct vctx *x, uint64_t parent,
 		const char *name, uint64_t newparent, const char *newname,
 		uint32_t flags, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_RENAME, x,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_RENAME, x, parent, name,
 					vcl_done_plain);
 	int ret;
 
 	if (!m)
 		return;
-	m->wk->req->ino = parent;
 	m->wk->req->ino2 = newparent;
 	m->wk->req->flags = flags;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (!ret)
-		ret = vcl_name(m->wk->req->name2, sizeof(m->wk->req->name2),
-			       newname);
+	ret = vcl_name(m->wk->req->name2, sizeof(m->wk->req->name2), newname);
 	if (ret)
-		return vcl_fail(m, ret);
+		return vcl_mop_complete(m, ret);
 	vcl_mop_start(m);
 }
 
@@ -608,14 +594,12 @@ void vcl_opendir(struct backend *b, const struct vctx *x, uint64_t ino,
 	struct vcl_dir *d = calloc(1, sizeof(*d));
 
 	if (!d) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return;
 	}
 	d->ino = ino;
 	c->fh = (uint64_t)(uintptr_t)d;
-	c->err = 0;
-	c->done(c);
+	vcl_complete(c, 0);
 }
 
 void vcl_readdir(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
@@ -642,8 +626,7 @@ void vcl_readdir(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 		goto out_done; /* the end, or an offset never handed out */
 	rd = calloc(1, sizeof(*rd));
 	if (!rd) {
-		c->err = -ENOMEM;
-		c->done(c);
+		vcl_complete(c, -ENOMEM);
 		return;
 	}
 	m = vcl_mop_new(c, WIRE_META_READDIR, NULL, vcl_done_readdir);
@@ -661,8 +644,7 @@ void vcl_readdir(struct backend *b, uint64_t ino, uint64_t fh, uint64_t off,
 	return;
 
 out_done:
-	c->err = 0;
-	c->done(c);
+	vcl_complete(c, 0);
 }
 
 void vcl_releasedir(struct backend *b, uint64_t ino, uint64_t fh,
@@ -674,8 +656,7 @@ void vcl_releasedir(struct backend *b, uint64_t ino, uint64_t fh,
 		free(d->names[i]);
 	free(d->names);
 	free(d);
-	c->err = 0;
-	c->done(c);
+	vcl_complete(c, 0);
 }
 
 /* ---- whole file system, xattrs, access --------------------------------- */
@@ -700,7 +681,7 @@ static void vcl_done_statfs(struct vcl_mop *m, int err,
 
 void vcl_statfs(struct backend *b, uint64_t ino, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_STATFS, NULL,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_STATFS, NULL, 0, NULL,
 					vcl_done_statfs);
 
 	if (m)
@@ -722,35 +703,51 @@ static int vcl_xattr_ns(const char *name)
 	return -EOPNOTSUPP;
 }
 
+static void vcl_done_xattr(struct vcl_mop *m, int err,
+			   const struct wire_meta_rep *rep);
+
+/* An xattr call (@name NULL for LISTXATTR), or NULL after answering @c. */
+static struct vcl_mop *vcl_xattr_call(struct bcall *c, uint16_t op,
+				      const struct vctx *x, uint64_t ino,
+				      const char *name)
+{
+	struct vcl_mop *m;
+	int ret = name ? vcl_xattr_ns(name) : 0;
+
+	if (!ret && name && strlen(name) > WIRE_META_NAME_MAX)
+		ret = -ERANGE;
+	if (ret) {
+		vcl_complete(c, ret);
+		return NULL;
+	}
+	m = vcl_ns_call(c, op, x, ino, name,
+			op == WIRE_META_SETXATTR || op == WIRE_META_REMOVEXATTR
+				? vcl_done_plain
+				: vcl_done_xattr);
+	if (m && (op == WIRE_META_GETXATTR || op == WIRE_META_LISTXATTR))
+		m->wk->req->cap = c->cap < WIRE_META_VALUE_MAX
+					  ? (uint32_t)c->cap
+					  : WIRE_META_VALUE_MAX;
+	return m;
+}
+
 void vcl_setxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		  const char *name, const void *value, size_t size,
 		  uint32_t flags, struct bcall *c)
 {
 	struct vcl_mop *m;
-	int ret;
 
-	ret = vcl_xattr_ns(name);
-	if (ret) {
-		c->err = ret;
-		c->done(c);
-		return;
-	}
 	if (size > WIRE_META_VALUE_MAX) {
-		c->err = -E2BIG;
-		c->done(c);
+		vcl_complete(c, -E2BIG);
 		return;
 	}
-	m = vcl_mop_new(c, WIRE_META_SETXATTR, x, vcl_done_plain);
+	m = vcl_xattr_call(c, WIRE_META_SETXATTR, x, ino, name);
 	if (!m)
 		return;
-	m->wk->req->ino = ino;
 	m->wk->req->flags = flags;
 	m->wk->req->value_len = (uint32_t)size;
 	if (size)
 		memcpy(m->wk->req->value, value, size);
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, -ERANGE);
 	vcl_mop_start(m);
 }
 
@@ -797,60 +794,31 @@ static void vcl_done_xattr(struct vcl_mop *m, int err,
 void vcl_getxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		  const char *name, struct bcall *c)
 {
-	struct vcl_mop *m;
-	int ret = vcl_xattr_ns(name);
+	struct vcl_mop *m = vcl_xattr_call(c, WIRE_META_GETXATTR, x, ino, name);
 
-	if (ret) {
-		c->err = ret;
-		c->done(c);
-		return;
-	}
-	m = vcl_mop_new(c, WIRE_META_GETXATTR, x, vcl_done_xattr);
-	if (!m)
-		return;
-	m->wk->req->ino = ino;
-	m->wk->req->cap = c->cap < WIRE_META_VALUE_MAX ? (uint32_t)c->cap
-						       : WIRE_META_VALUE_MAX;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, -ERANGE);
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 void vcl_listxattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		   struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_LISTXATTR, x,
-					vcl_done_xattr);
+	struct vcl_mop *m = vcl_xattr_call(c, WIRE_META_LISTXATTR, x, ino, NULL);
 
 	if (!m)
 		return;
 	m->u64[0] = x->uid; /* nonzero: trusted.* is not listed */
-	m->wk->req->ino = ino;
-	m->wk->req->cap = c->cap < WIRE_META_VALUE_MAX ? (uint32_t)c->cap
-						       : WIRE_META_VALUE_MAX;
 	vcl_mop_start(m);
 }
 
 void vcl_removexattr(struct backend *b, const struct vctx *x, uint64_t ino,
 		     const char *name, struct bcall *c)
 {
-	struct vcl_mop *m;
-	int ret = vcl_xattr_ns(name);
+	struct vcl_mop *m = vcl_xattr_call(c, WIRE_META_REMOVEXATTR, x, ino,
+					   name);
 
-	if (ret) {
-		c->err = ret;
-		c->done(c);
-		return;
-	}
-	m = vcl_mop_new(c, WIRE_META_REMOVEXATTR, x, vcl_done_plain);
-	if (!m)
-		return;
-	m->wk->req->ino = ino;
-	ret = vcl_name(m->wk->req->name, sizeof(m->wk->req->name), name);
-	if (ret)
-		return vcl_fail(m, -ERANGE);
-	vcl_mop_start(m);
+	if (m)
+		vcl_mop_start(m);
 }
 
 /* ACCESS comes only without default_permissions: check the mode bits
@@ -881,7 +849,7 @@ static void vcl_done_access(struct vcl_mop *m, int err,
 void vcl_access(struct backend *b, const struct vctx *x, uint64_t ino,
 		uint32_t mask, struct bcall *c)
 {
-	struct vcl_mop *m = vcl_mop_new(c, WIRE_META_GETATTR, x,
+	struct vcl_mop *m = vcl_ns_call(c, WIRE_META_GETATTR, x, ino, NULL,
 					vcl_done_access);
 
 	if (!m)
@@ -889,6 +857,5 @@ void vcl_access(struct backend *b, const struct vctx *x, uint64_t ino,
 	m->u64[0] = mask;
 	m->u64[1] = x->uid;
 	m->u64[2] = x->gid;
-	m->wk->req->ino = ino;
 	vcl_mop_start(m);
 }

@@ -50,35 +50,21 @@ WORK= C= BASE= URL=
 . "$HERE/lib.sh"
 
 cleanup() {
-	local m p f
+	local f
 	for f in "${HELPERS_INSTALLED[@]}"; do
 		rm -f "$f"
 	done
-	for m in "${MOUNTS[@]}"; do
-		if mounted "$m"; then
-			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-		fi
-	done
+	# The mounts first (a stat of a mount whose servers are gone would
+	# wait), then the cluster, then anything else recorded.
+	stop_recorded
 	if [ -n "$C" ] && [ -d "$C" ]; then
 		"$ROOT/tools/valor-down" --dir "$C" >/dev/null 2>&1
 		for f in "$C"/*.pid; do
 			[ -e "$f" ] && PIDS+=("$(daemon_pid "$f")")
 		done
 	fi
-	for p in "${PIDS[@]}"; do
-		alive "$p" || continue
-		kill -TERM "$p" 2>/dev/null
-		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null
-	done
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if findmnt -rn -o TARGET | grep -qF "$WORK"; then
-			echo "# leaving $WORK: something is still mounted there" >&2
-		elif [ "${KEEP_LOGS:-0}" = 1 ]; then
-			echo "# logs kept in $WORK" >&2
-		else
-			rm -rf --one-file-system "$WORK"
-		fi
-	fi
+	stop_recorded
+	remove_work
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP

@@ -136,3 +136,33 @@ tree_meta() {
 	(cd "$1" && find . \( -type d -printf '%p %M %U %G - %T@\n' \) -o \
 		-printf '%p %M %U %G %s %T@ %l\n' | sort)
 }
+
+# stop_recorded [SECONDS]: unmount every entry of MOUNTS still mounted
+# (lazily when busy), then SIGTERM every live pid of PIDS and SIGKILL it
+# after SECONDS (default 3). For the scripts' EXIT traps.
+stop_recorded() {
+	local m p
+	for m in "${MOUNTS[@]}"; do
+		if mounted "$m"; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+		fi
+	done
+	for p in "${PIDS[@]}"; do
+		alive "$p" || continue
+		kill -TERM "$p" 2>/dev/null
+		wait_gone "$p" "${1:-3}" || kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# remove_work: delete WORK, unless KEEP_LOGS=1 or something is still
+# mounted below it (then say so and leave it).
+remove_work() {
+	[ -n "$WORK" ] && [ -d "$WORK" ] || return 0
+	if findmnt -rn -o TARGET | grep -qF "$WORK"; then
+		echo "# leaving $WORK: something is still mounted there" >&2
+	elif [ "${KEEP_LOGS:-0}" = 1 ]; then
+		echo "# logs kept in $WORK" >&2
+	else
+		rm -rf --one-file-system "$WORK"
+	fi
+}

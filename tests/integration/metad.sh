@@ -51,20 +51,9 @@ PG_UP=0
 . "$HERE/pg.sh"
 
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		alive "$p" || continue
-		kill -TERM "$p" 2>/dev/null
-		wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null
-	done
+	stop_recorded 5
 	[ "$PG_UP" = 1 ] && pg_stop
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${KEEP_LOGS:-0}" = 1 ]; then
-			echo "# logs kept in $WORK" >&2
-		else
-			rm -rf "$WORK"
-		fi
-	fi
+	remove_work
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP

@@ -41,19 +41,8 @@ declare -A NODE_PID
 . "$(dirname "$0")/lib.sh"
 
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		alive "$p" || continue
-		kill -TERM "$p" 2>/dev/null
-		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null
-	done
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ "${KEEP_LOGS:-0}" = 1 ]; then
-			echo "# logs kept in $WORK" >&2
-		else
-			rm -rf "$WORK"
-		fi
-	fi
+	stop_recorded
+	remove_work
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP

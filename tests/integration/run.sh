@@ -88,29 +88,11 @@ helpers_remove() {
 }
 
 cleanup() {
-	local m p
 	helpers_remove
 	uring_restore
 	fuse_mode_restore
-	for m in "${MOUNTS[@]}"; do
-		if mounted "$m"; then
-			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-		fi
-	done
-	for p in "${PIDS[@]}"; do
-		alive "$p" || continue
-		kill -TERM "$p" 2>/dev/null
-		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null
-	done
-	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-		if [ -n "$(leftover_mounts)" ]; then
-			echo "# leaving $WORK: something is still mounted there" >&2
-		elif [ "${KEEP_LOGS:-0}" = 1 ]; then
-			echo "# logs kept in $WORK" >&2
-		else
-			rm -rf --one-file-system "$WORK"
-		fi
-	fi
+	stop_recorded
+	remove_work
 }
 trap cleanup EXIT
 trap 'echo "# interrupted" >&2; exit 130' INT TERM HUP
